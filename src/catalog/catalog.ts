@@ -1,0 +1,174 @@
+/**
+ * The catalog service: loads the items a statement needs and applies plans, inside one
+ * store transaction. The only writer of iamlink_internal after migrations.
+ */
+import type { Plan, PlannedConnection } from '../plan/plan.js';
+import type { SecretCipher } from '../secrets/cipher.js';
+import type { Redacted } from '../secrets/redacted.js';
+import { PUBLIC_SCHEMA_ID, type AwsConnectionDef, type CatalogItem, type ItemKind } from './model.js';
+import type { Queryable } from './store.js';
+
+interface ItemRow {
+  id: string;
+  oid: number;
+  kind: ItemKind;
+  schema_id: string;
+  name: string;
+  owner_id: string;
+  definition: AwsConnectionDef | null;
+}
+
+const ITEM_COLUMNS = 'i.id, i.oid, i.kind, i.schema_id, i.name, i.owner_id, i.definition';
+
+function toItem(r: ItemRow): CatalogItem {
+  return { id: r.id, oid: r.oid, kind: r.kind, schemaId: r.schema_id, name: r.name, ownerId: r.owner_id, definition: r.definition ?? undefined };
+}
+
+/** What applying a plan changed, for the log line and the client. */
+export interface Applied {
+  readonly ids: readonly string[];
+}
+
+export class Catalog {
+  constructor(private readonly cipher: SecretCipher) {}
+
+  /**
+   * The items named (in the public schema), the connections that depend on them, and the
+   * secrets those connections refer to: everything the planner may look at.
+   */
+  async loadForNames(tx: Queryable, names: readonly string[]): Promise<CatalogItem[]> {
+    if (names.length === 0) return [];
+    const rows = await tx.query<ItemRow>(
+      `WITH named AS (
+         SELECT id FROM iamlink_internal.items WHERE schema_id = $1 AND name = ANY($2::text[])
+       ), conns AS (
+         SELECT id FROM named
+         UNION SELECT d.object_id FROM iamlink_internal.dependencies d JOIN named n ON d.referenced_object_id = n.id
+       ), wanted AS (
+         SELECT id FROM conns
+         UNION SELECT d.referenced_object_id FROM iamlink_internal.dependencies d JOIN conns c ON d.object_id = c.id
+       )
+       SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i JOIN wanted w ON w.id = i.id`,
+      [PUBLIC_SCHEMA_ID, names],
+    );
+    return rows.map(toItem);
+  }
+
+  async itemById(tx: Queryable, id: string): Promise<CatalogItem | undefined> {
+    const rows = await tx.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i WHERE i.id = $1`, [id]);
+    return rows[0] ? toItem(rows[0]) : undefined;
+  }
+
+  /** Apply a DDL plan; `ownerId` owns anything created. */
+  async apply(tx: Queryable, plan: Plan, ownerId: string): Promise<Applied> {
+    switch (plan.kind) {
+      case 'create_secret': {
+        const id = await this.insertItem(tx, 'secret', plan.name, ownerId, undefined);
+        await this.writeSecret(tx, id, plan.value, 'insert');
+        return { ids: [id] };
+      }
+      case 'alter_secret':
+        await this.writeSecret(tx, plan.id, plan.value, 'update');
+        return { ids: [plan.id] };
+      case 'create_connection': {
+        const id = await this.insertItem(tx, 'connection', plan.name, ownerId, plan.connection);
+        await this.writeDependencies(tx, id, plan.connection.dependsOn);
+        return { ids: [id] };
+      }
+      case 'alter_connection':
+        await this.updateConnection(tx, plan.id, plan.connection);
+        return { ids: [plan.id] };
+      case 'rename':
+        await tx.query('UPDATE iamlink_internal.items SET name = $2 WHERE id = $1', [plan.id, plan.newName]);
+        for (const r of plan.rerendered) await this.updateConnection(tx, r.id, r.connection);
+        return { ids: [plan.id] };
+      case 'drop': {
+        // Connections first: they hold the references to secrets.
+        const ordered = [...plan.items].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'connection' ? -1 : 1));
+        for (const item of ordered) await tx.query('DELETE FROM iamlink_internal.items WHERE id = $1', [item.id]);
+        return { ids: ordered.map((i) => i.id) };
+      }
+      case 'validate_connection':
+      case 'query':
+      case 'noop':
+        return { ids: [] };
+    }
+  }
+
+  private async insertItem(tx: Queryable, kind: ItemKind, name: string, ownerId: string, connection: PlannedConnection | undefined): Promise<string> {
+    const rows = await tx.query<{ id: string }>(
+      `INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql)
+       VALUES ('u' || nextval('iamlink_internal.item_id_seq'), nextval('iamlink_internal.item_oid_seq'), $1, $2, $3, $4, $5, $6, $7)
+       RETURNING id`,
+      [kind, PUBLIC_SCHEMA_ID, name, ownerId, connection ? JSON.stringify(connection.definition) : null, connection?.createSql ?? null, connection?.redactedCreateSql ?? null],
+    );
+    return rows[0]!.id;
+  }
+
+  private async updateConnection(tx: Queryable, id: string, connection: PlannedConnection): Promise<void> {
+    await tx.query('UPDATE iamlink_internal.items SET definition = $2, create_sql = $3, redacted_create_sql = $4 WHERE id = $1', [
+      id,
+      JSON.stringify(connection.definition),
+      connection.createSql,
+      connection.redactedCreateSql,
+    ]);
+    await tx.query('DELETE FROM iamlink_internal.dependencies WHERE object_id = $1', [id]);
+    await this.writeDependencies(tx, id, connection.dependsOn);
+  }
+
+  private async writeDependencies(tx: Queryable, id: string, dependsOn: readonly string[]): Promise<void> {
+    for (const ref of dependsOn) {
+      await tx.query('INSERT INTO iamlink_internal.dependencies (object_id, referenced_object_id) VALUES ($1, $2)', [id, ref]);
+    }
+  }
+
+  private async writeSecret(tx: Queryable, id: string, value: Redacted<string>, mode: 'insert' | 'update'): Promise<void> {
+    const sealed = this.cipher.seal(value, id);
+    const sql =
+      mode === 'insert'
+        ? 'INSERT INTO iamlink_internal.secrets (id, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)'
+        : 'UPDATE iamlink_internal.secrets SET key_id = $2, nonce = $3, ciphertext = $4 WHERE id = $1';
+    await tx.query(sql, [id, sealed.keyId, sealed.nonce, sealed.ciphertext]);
+  }
+
+  /** Decrypt a secret's value: only for the AWS credential provider, at the moment of use. */
+  async readSecret(tx: Queryable, id: string): Promise<Redacted<string> | undefined> {
+    const rows = await tx.query<{ key_id: string; nonce: Uint8Array; ciphertext: Uint8Array }>(
+      'SELECT key_id, nonce, ciphertext FROM iamlink_internal.secrets WHERE id = $1',
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return this.cipher.open({ keyId: r.key_id, nonce: Buffer.from(r.nonce), ciphertext: Buffer.from(r.ciphertext) }, id);
+  }
+
+  // ---- roles and settings --------------------------------------------------------------
+
+  /** The role id for a login name, creating the catalog role and its engine role on first use. */
+  async ensureRole(tx: Queryable, name: string): Promise<string> {
+    const existing = await tx.query<{ id: string }>('SELECT id FROM iamlink_internal.roles WHERE name = $1', [name]);
+    if (existing[0]) return existing[0].id;
+    const rows = await tx.query<{ id: string }>(
+      `INSERT INTO iamlink_internal.roles (id, oid, name)
+       VALUES ('u' || nextval('iamlink_internal.role_id_seq'), 30000 + currval('iamlink_internal.role_id_seq'), $1) RETURNING id`,
+      [name],
+    );
+    const quoted = `"${name.replace(/"/g, '""')}"`;
+    const engineRole = await tx.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+    if (engineRole.length === 0) await tx.exec(`CREATE ROLE ${quoted} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE iamlink_reader`);
+    return rows[0]!.id;
+  }
+
+  async getSetting(tx: Queryable, key: string): Promise<string | undefined> {
+    const rows = await tx.query<{ value: string }>('SELECT value FROM iamlink_internal.config WHERE key = $1', [key]);
+    return rows[0]?.value;
+  }
+
+  async putSetting(tx: Queryable, key: string, value: string | undefined): Promise<void> {
+    if (value === undefined) {
+      await tx.query('DELETE FROM iamlink_internal.config WHERE key = $1', [key]);
+      return;
+    }
+    await tx.query('INSERT INTO iamlink_internal.config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
+  }
+}

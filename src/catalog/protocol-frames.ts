@@ -1,0 +1,48 @@
+/** Splitting a buffer of backend protocol messages into frames (type byte + int32 length). */
+
+export interface Frame {
+  readonly type: string;
+  /** The whole message: type byte, length and body. */
+  readonly bytes: Buffer;
+}
+
+export function splitFrames(buf: Buffer): Frame[] {
+  const frames: Frame[] = [];
+  let off = 0;
+  while (off + 5 <= buf.length) {
+    const len = buf.readInt32BE(off + 1);
+    const end = off + 1 + len;
+    if (len < 4 || end > buf.length) throw new Error('truncated backend message from engine');
+    frames.push({ type: String.fromCharCode(buf[off]!), bytes: buf.subarray(off, end) });
+    off = end;
+  }
+  if (off !== buf.length) throw new Error('trailing bytes in engine output');
+  return frames;
+}
+
+/**
+ * The engine answered [prefix … Z][user … Z][suffix … Z]: return the user part without its
+ * ReadyForQuery. Throws if the wrapper itself failed (an internal error, never the user's).
+ */
+export function userSegment(out: Buffer): Buffer {
+  const frames = splitFrames(out);
+  const ready = frames.flatMap((f, i) => (f.type === 'Z' ? [i] : []));
+  if (ready.length !== 3) throw new Error(`engine answered ${ready.length} ReadyForQuery messages, expected 3`);
+  const prefix = frames.slice(0, ready[0]);
+  const failed = prefix.find((f) => f.type === 'E');
+  if (failed) throw new Error(`engine refused the session prefix: ${errorMessageOf(failed.bytes)}`);
+  return Buffer.concat(frames.slice(ready[0]! + 1, ready[1]).map((f) => f.bytes));
+}
+
+/** The M field of an ErrorResponse frame, for internal logs. */
+export function errorMessageOf(frame: Buffer): string {
+  let off = 5;
+  while (off < frame.length && frame[off] !== 0) {
+    const field = frame[off]!;
+    const end = frame.indexOf(0, off + 1);
+    if (end < 0) break;
+    if (field === 0x4d) return frame.toString('utf8', off + 1, end);
+    off = end + 1;
+  }
+  return 'unknown error';
+}

@@ -1,0 +1,24 @@
+/**
+ * The storage engine behind the catalog. Two implementations share one SQL dialect and one
+ * migrations folder: PGlite (embedded, default) and PostgreSQL (shared, scale-out).
+ */
+
+/** Something that runs parameterised SQL: the store itself or an open transaction. */
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Run a script of several statements without parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+export interface CatalogStore extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Run `fn` in one engine transaction; rolled back if it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Run a client's read-only protocol messages (a Query, or Parse/Bind/Describe/Execute/Sync)
+   * inside a wrapper transaction opened by `prefixSql`, and return the engine's backend
+   * messages for them, without their closing ReadyForQuery.
+   */
+  execUserProtocol(prefixSql: string, messages: Buffer): Promise<Buffer>;
+  close(): Promise<void>;
+}

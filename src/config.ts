@@ -1,0 +1,90 @@
+/**
+ * Server configuration from flags and IAMLINK_* environment variables (flags win), checked
+ * with zod so that a bad value names its flag and says why.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\x21-\x7e]+\/)?[\w+=,.@-]{1,64}$/;
+
+/** host:port, with [::1]:port for IPv6. Port 0 picks a free port. */
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:6875')
+  .transform((s, ctx) => {
+    const at = s.lastIndexOf(':');
+    const host = s.slice(0, at).replace(/^\[|\]$/g, '');
+    const port = Number(s.slice(at + 1));
+    if (port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'port must be at most 65535' });
+      return z.NEVER;
+    }
+    return { host, port };
+  });
+
+const externalIdPrefix = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected 1 to 64 letters, digits or dashes');
+
+export const configSchema = z.object({
+  listen: z.string().default('127.0.0.1:6875').pipe(listenAddress),
+  dataDir: z.string().min(1).default('iamlink-data'),
+  environmentId: z.string().regex(/^[A-Za-z0-9-]{1,48}$/, 'expected 1 to 48 letters, digits or dashes').optional(),
+  awsExternalIdPrefix: externalIdPrefix.optional(),
+  awsConnectionRoleArn: z.string().regex(ROLE_ARN, "expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/iamlink'").optional(),
+  secretsKeyFile: z.string().min(1).optional(),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  statementTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+});
+
+export type Config = Readonly<z.output<typeof configSchema>> & { readonly dataDir: string; readonly secretsKeyFile: string };
+
+/** Flag name (kebab-case) → config key. */
+const FLAGS = {
+  listen: 'listen',
+  'data-dir': 'dataDir',
+  'environment-id': 'environmentId',
+  'aws-external-id-prefix': 'awsExternalIdPrefix',
+  'aws-connection-role-arn': 'awsConnectionRoleArn',
+  'secrets-key-file': 'secretsKeyFile',
+  'log-level': 'logLevel',
+  'statement-timeout-ms': 'statementTimeoutMs',
+} as const satisfies Record<string, keyof z.input<typeof configSchema>>;
+
+export class ConfigError extends Error {}
+
+const envName = (flag: string): string => `IAMLINK_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/** Build the frozen Config from argv (without node and script) and the environment. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const raw: Record<string, unknown> = {};
+  for (const [flag, key] of Object.entries(FLAGS)) {
+    const value = values[flag] ?? env[envName(flag)];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]);
+    const flag = Object.entries(FLAGS).find(([, k]) => k === key)?.[0] ?? key;
+    throw new ConfigError(`invalid --${flag} (or ${envName(flag)}): ${issue.message}`);
+  }
+  const dataDir = resolve(parsed.data.dataDir);
+  return Object.freeze({
+    ...parsed.data,
+    dataDir,
+    secretsKeyFile: resolve(parsed.data.secretsKeyFile ?? `${dataDir}/secrets.key`),
+  });
+}
+
+export const CONFIG_FLAGS = Object.keys(FLAGS);

@@ -1,0 +1,203 @@
+/**
+ * Runs one classified statement for a session: our DDL through planner and catalog, session
+ * commands against the session, reads through the engine.
+ */
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogStore } from '../catalog/store.js';
+import { splitFrames, type Frame } from '../catalog/protocol-frames.js';
+import { SqlError, SqlState } from '../errors.js';
+import type { Logger } from '../log.js';
+import { catalogViewOf } from '../plan/catalog-view.js';
+import type { Notice } from '../plan/plan.js';
+import { planStatement } from '../plan/planner.js';
+import type { Session } from '../session/session.js';
+import { settingSpec, SETTINGS } from '../session/settings.js';
+import type { ObjectName, Statement } from '../sql/ast.js';
+import { quoteIdent, quoteLiteral } from '../sql/printer.js';
+import type { Classified } from './classify.js';
+import type { GatedStatement, TransactionAction } from './query-gate.js';
+
+export type Outcome =
+  | { readonly kind: 'command'; readonly tag: string; readonly notices: readonly Notice[]; readonly parameterStatus: readonly (readonly [string, string])[] }
+  | { readonly kind: 'rows'; readonly columns: readonly string[]; readonly rows: readonly (readonly (string | null)[])[]; readonly tag: string }
+  /** What the engine said for a read: RowDescription, DataRows, CommandComplete or ErrorResponse, notices. */
+  | { readonly kind: 'engine'; readonly frames: readonly Frame[] };
+
+/**
+ * Sends a read's SQL to the engine the way the client asked (simple or extended) and returns
+ * its frames. `clientParams`: the SQL is the client's own and takes the client's parameters.
+ */
+export type ReadRunner = (sql: string, clientParams: boolean) => Promise<Buffer>;
+
+export interface ExecutorDeps {
+  readonly store: CatalogStore;
+  readonly catalog: Catalog;
+  readonly log: Logger;
+  readonly principalConfigured: boolean;
+}
+
+const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: (readonly [string, string])[] = []): Outcome => ({
+  kind: 'command',
+  tag,
+  notices,
+  parameterStatus,
+});
+
+export class Executor {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  async execute(session: Session, c: Classified, runRead: ReadRunner): Promise<Outcome> {
+    if (session.transactionStatus === 'E' && !(c.kind === 'gated' && c.gated.kind === 'transaction' && ['commit', 'rollback', 'rollback_to'].includes(c.gated.action))) {
+      throw new SqlError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+    }
+    switch (c.kind) {
+      case 'empty':
+        return command('');
+      case 'own':
+        return this.executeOwn(session, c.stmt, runRead);
+      case 'gated':
+        return this.executeGated(session, c.gated, c.text, runRead);
+    }
+  }
+
+  /** The SQL a row-returning own statement reads, planned against the current catalog. */
+  async readSqlOf(session: Session, stmt: Statement): Promise<string> {
+    const planned = await this.deps.store.transaction(async (tx) => {
+      const items = await this.deps.catalog.loadForNames(tx, namesIn(stmt));
+      return planStatement(stmt, catalogViewOf(items), this.planContext(session));
+    });
+    if (planned.plan.kind !== 'query') throw new Error(`${stmt.kind} does not read`);
+    return planned.plan.sql;
+  }
+
+  private async executeOwn(session: Session, stmt: Statement, runRead: ReadRunner): Promise<Outcome> {
+    const { store, catalog } = this.deps;
+    const planned = await store
+      .transaction(async (tx) => {
+        const items = await catalog.loadForNames(tx, namesIn(stmt));
+        const p = planStatement(stmt, catalogViewOf(items), this.planContext(session));
+        const writes = p.plan.kind !== 'query' && p.plan.kind !== 'noop' && p.plan.kind !== 'validate_connection';
+        if (writes && session.transactionStatus !== 'I') {
+          throw new SqlError(SqlState.activeSqlTransaction, `${p.tag} cannot run inside a transaction block`, {
+            hint: 'Run it on its own, outside BEGIN ... COMMIT: each catalog change commits by itself.',
+          });
+        }
+        await catalog.apply(tx, p.plan, session.roleId);
+        return p;
+      })
+      .catch(mapStoreError);
+    switch (planned.plan.kind) {
+      case 'query':
+        return { kind: 'engine', frames: splitFrames(await runRead(planned.plan.sql, false)) };
+      case 'validate_connection':
+        throw new SqlError(SqlState.featureNotSupported, 'VALIDATE CONNECTION is not supported yet');
+      default:
+        return command(planned.tag, planned.notices);
+    }
+  }
+
+  private async executeGated(session: Session, g: GatedStatement, text: string, runRead: ReadRunner): Promise<Outcome> {
+    switch (g.kind) {
+      case 'read':
+        return { kind: 'engine', frames: splitFrames(await runRead(g.text, true)) };
+      case 'show': {
+        const spec = SETTINGS[g.name];
+        if (!spec) return { kind: 'engine', frames: splitFrames(await runRead(text, true)) };
+        return { kind: 'rows', columns: [g.name], rows: [[session.get(g.name)]], tag: 'SHOW' };
+      }
+      case 'set': {
+        if (g.name === 'transaction' || g.name === 'session characteristics') return command('SET');
+        const value = g.name === 'search_path' && g.value !== undefined ? g.args.map((a) => quoteIdent(a.value)).join(', ') : g.value;
+        const spec = settingSpec(g.name);
+        if (spec.engine && value !== undefined) await this.checkEngineSetting(g.name, value);
+        const reported = session.set(g.name, value);
+        return command(value === undefined ? 'RESET' : 'SET', [], reported ? [[reported, session.get(g.name)]] : []);
+      }
+      case 'reset_all':
+        return command('RESET', [], session.resetAll().map((d) => [d, session.get(d)] as const));
+      case 'discard_all':
+        session.resetAll();
+        return command('DISCARD ALL');
+      case 'deallocate':
+        // The wire layer owns prepared statements; it handles the tag's side effect.
+        return command('DEALLOCATE');
+      case 'transaction':
+        return this.transaction(session, g.action);
+    }
+  }
+
+  /** Try a setting in the engine so that a bad value fails now, not on every later query. */
+  private async checkEngineSetting(name: string, value: string): Promise<void> {
+    try {
+      await this.deps.store.transaction((tx) => tx.exec(`SET LOCAL ${name} = ${quoteLiteral(value)}`));
+    } catch (err) {
+      throw new SqlError(SqlState.invalidParameterValue, `invalid value for parameter "${name}"`, { detail: (err as Error).message });
+    }
+  }
+
+  private transaction(session: Session, action: TransactionAction): Outcome {
+    const status = session.transactionStatus;
+    switch (action) {
+      case 'begin':
+        if (status !== 'I') return command('BEGIN', [{ code: SqlState.activeSqlTransaction, message: 'there is already a transaction in progress' }]);
+        session.transactionStatus = 'T';
+        return command('BEGIN');
+      case 'commit':
+      case 'rollback': {
+        session.transactionStatus = 'I';
+        const notices = status === 'I' ? [{ code: SqlState.invalidTransactionState, message: 'there is no transaction in progress' }] : [];
+        return command(action === 'commit' && status !== 'E' ? 'COMMIT' : 'ROLLBACK', notices);
+      }
+      case 'savepoint':
+      case 'release':
+      case 'rollback_to':
+        if (status === 'I') {
+          throw new SqlError(SqlState.invalidTransactionState, `${action === 'savepoint' ? 'SAVEPOINT' : action === 'release' ? 'RELEASE SAVEPOINT' : 'ROLLBACK TO SAVEPOINT'} can only be used in transaction blocks`);
+        }
+        if (action === 'rollback_to') session.transactionStatus = 'T';
+        return command(action === 'savepoint' ? 'SAVEPOINT' : action === 'release' ? 'RELEASE' : 'ROLLBACK');
+    }
+  }
+
+  private planContext(session: Session): { searchPath: string[]; principalConfigured: boolean } {
+    return { searchPath: session.searchPath(), principalConfigured: this.deps.principalConfigured };
+  }
+}
+
+/** Item names a statement mentions: what the executor loads for the planner. */
+function namesIn(stmt: Statement): string[] {
+  const names: ObjectName[] = [];
+  switch (stmt.kind) {
+    case 'create_secret':
+    case 'alter_secret':
+    case 'validate_connection':
+    case 'show_create_connection':
+      names.push(stmt.name);
+      break;
+    case 'rename':
+      names.push(stmt.name, { parts: [stmt.newName], pos: stmt.newName.pos });
+      break;
+    case 'drop_objects':
+      names.push(...stmt.names);
+      break;
+    case 'create_connection':
+      names.push(stmt.name);
+      for (const o of stmt.options) if (o.value?.kind === 'secret') names.push(o.value.name);
+      break;
+    case 'alter_connection':
+      names.push(stmt.name);
+      for (const a of stmt.actions) if (a.kind === 'set' && a.option.value?.kind === 'secret') names.push(a.option.value.name);
+      break;
+    case 'show_objects':
+      break;
+  }
+  return [...new Set(names.map((n) => n.parts[n.parts.length - 1]!.value))];
+}
+
+/** A unique violation from a concurrent node (shared store) is a duplicate name. */
+function mapStoreError(err: unknown): never {
+  if (!(err instanceof SqlError) && (err as { code?: string }).code === '23505') {
+    throw new SqlError(SqlState.duplicateObject, 'an item with that name already exists');
+  }
+  throw err;
+}

@@ -1,0 +1,264 @@
+/**
+ * The read-only gate for everything that is not one of our own statements (DESIGN §3):
+ * the statement is parsed with the real PostgreSQL parser and only reads pass to the
+ * engine; session and transaction commands are answered by the session itself.
+ */
+import { loadModule, normalizeSync, parseSync } from 'libpg-query';
+import { SqlError, SqlState } from '../errors.js';
+import { describeToken, tokenize } from '../sql/lexer.js';
+
+export type GatedStatement =
+  /** `text` is what the engine runs (see rewriteSessionUser). */
+  | { readonly kind: 'read'; readonly text: string }
+  | { readonly kind: 'show'; readonly name: string }
+  | { readonly kind: 'set'; readonly name: string; readonly value: string | undefined; readonly args: readonly SetArg[] }
+  | { readonly kind: 'reset_all' }
+  | { readonly kind: 'transaction'; readonly action: TransactionAction }
+  | { readonly kind: 'deallocate'; readonly name: string | undefined }
+  | { readonly kind: 'discard_all' };
+
+export type SetArg = { readonly kind: 'string' | 'number' | 'word'; readonly value: string };
+
+export type TransactionAction = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to';
+
+/** Functions a client query may not call: they change settings, touch files or the server. */
+const DENIED_FUNCTIONS = [
+  /^set_config$/,
+  /^pg_read_(binary_)?file$/,
+  /^pg_ls_/,
+  /^pg_stat_file$/,
+  /^pg_file_/,
+  /^lo_/,
+  /^dblink/,
+  /^pg_(terminate|cancel)_backend$/,
+  /^pg_reload_conf$/,
+  /^pg_rotate_logfile$/,
+  /^pg_(switch_wal|promote|create_restore_point|backup_start|backup_stop)$/,
+  /^pg_(try_)?advisory/,
+  /^pg_sleep/,
+  /^pg_logical_/,
+  /^pg_replication_/,
+  /^pg_current_logfile$/,
+  /^(query|table|cursor|database|schema)_to_xml/,
+  /^(nextval|setval)$/,
+  /^pg_notify$/,
+  /^txid_current$/,
+  /^pg_import_system_collations$/,
+];
+
+/** Statement node types that write data or schema: refused as read-only (25006). */
+const WRITES: Record<string, string> = {
+  InsertStmt: 'INSERT',
+  UpdateStmt: 'UPDATE',
+  DeleteStmt: 'DELETE',
+  MergeStmt: 'MERGE',
+  TruncateStmt: 'TRUNCATE',
+  CopyStmt: 'COPY',
+  CreateStmt: 'CREATE TABLE',
+  CreateTableAsStmt: 'CREATE TABLE AS',
+  ViewStmt: 'CREATE VIEW',
+  IndexStmt: 'CREATE INDEX',
+  CreateSchemaStmt: 'CREATE SCHEMA',
+  CreateFunctionStmt: 'CREATE FUNCTION',
+  CreateSeqStmt: 'CREATE SEQUENCE',
+  CreateRoleStmt: 'CREATE ROLE',
+  CreatedbStmt: 'CREATE DATABASE',
+  AlterTableStmt: 'ALTER TABLE',
+  AlterRoleStmt: 'ALTER ROLE',
+  DropStmt: 'DROP',
+  DropRoleStmt: 'DROP ROLE',
+  GrantStmt: 'GRANT',
+  GrantRoleStmt: 'GRANT',
+  RenameStmt: 'ALTER ... RENAME',
+  CommentStmt: 'COMMENT',
+  RefreshMatViewStmt: 'REFRESH MATERIALIZED VIEW',
+  VacuumStmt: 'VACUUM',
+  ClusterStmt: 'CLUSTER',
+  ReindexStmt: 'REINDEX',
+};
+
+export async function initQueryGate(): Promise<void> {
+  await loadModule();
+}
+
+type Node = Record<string, unknown>;
+
+/** Classify one statement (no trailing semicolon) that is not one of our own. */
+export function gateStatement(sql: string): GatedStatement {
+  let stmts: { stmt?: Node }[];
+  try {
+    stmts = (parseSync(sql) as { stmts?: { stmt?: Node }[] }).stmts ?? [];
+  } catch (err) {
+    throw syntaxErrorFrom(sql, err);
+  }
+  if (stmts.length !== 1 || !stmts[0]!.stmt) {
+    throw new SqlError(SqlState.syntaxError, 'expected exactly one statement');
+  }
+  const [type, body] = Object.entries(stmts[0]!.stmt)[0] as [string, Node];
+  switch (type) {
+    case 'SelectStmt':
+      checkSelect(body);
+      return { kind: 'read', text: rewriteSessionUser(sql, inspectExpressions(body, [])) };
+    case 'ExplainStmt': {
+      const [innerType, inner] = Object.entries(body.query as Node)[0] as [string, Node];
+      if (innerType !== 'SelectStmt') throw refused(innerType);
+      checkSelect(inner);
+      return { kind: 'read', text: rewriteSessionUser(sql, inspectExpressions(inner, [])) };
+    }
+    case 'VariableShowStmt':
+      return { kind: 'show', name: String(body.name ?? '').toLowerCase() };
+    case 'VariableSetStmt':
+      return planSet(body);
+    case 'TransactionStmt':
+      return { kind: 'transaction', action: transactionAction(String(body.kind)) };
+    case 'DeallocateStmt':
+      return { kind: 'deallocate', name: body.isall ? undefined : (body.name as string | undefined) };
+    case 'DiscardStmt':
+      if (body.target === 'DISCARD_ALL') return { kind: 'discard_all' };
+      return { kind: 'reset_all' };
+    default:
+      throw refused(type);
+  }
+}
+
+function checkSelect(select: Node): void {
+  if (select.intoClause) throw refused('CreateTableAsStmt');
+  const ctes = ((select.withClause as Node | undefined)?.ctes as Node[] | undefined) ?? [];
+  for (const cte of ctes) {
+    const query = (cte.CommonTableExpr as Node | undefined)?.ctequery as Node | undefined;
+    const [type, body] = Object.entries(query ?? {})[0] ?? ['', {}];
+    if (type !== 'SelectStmt') throw refused(type);
+    checkSelect(body as Node);
+  }
+  for (const side of ['larg', 'rarg']) if (select[side]) checkSelect(select[side] as Node);
+}
+
+/**
+ * Refuse denied function calls, and collect the byte offsets of `session_user`, which the
+ * engine would answer with its own superuser (client queries run under SET LOCAL ROLE, and
+ * SET LOCAL SESSION AUTHORIZATION does not revert in PGlite).
+ */
+function inspectExpressions(node: unknown, sessionUserAt: number[]): number[] {
+  if (Array.isArray(node)) {
+    for (const n of node) inspectExpressions(n, sessionUserAt);
+    return sessionUserAt;
+  }
+  if (node === null || typeof node !== 'object') return sessionUserAt;
+  const obj = node as Node;
+  const svf = obj.SQLValueFunction as Node | undefined;
+  if (svf?.op === 'SVFOP_SESSION_USER' && typeof svf.location === 'number') sessionUserAt.push(svf.location);
+  const call = obj.FuncCall as Node | undefined;
+  if (call) {
+    const parts = (call.funcname as { String?: { sval?: string } }[]).map((p) => p.String?.sval ?? '');
+    const name = parts[parts.length - 1]!.toLowerCase();
+    if (DENIED_FUNCTIONS.some((re) => re.test(name))) {
+      throw new SqlError(SqlState.insufficientPrivilege, `permission denied for function ${name}`, {
+        position: typeof call.location === 'number' ? call.location : undefined,
+        hint: 'Client queries may read the catalog; they may not change settings or reach the server.',
+      });
+    }
+  }
+  for (const value of Object.values(obj)) inspectExpressions(value, sessionUserAt);
+  return sessionUserAt;
+}
+
+const SESSION_USER = 'session_user';
+
+/** Replace `session_user` at the given byte offsets with our function of the same name. */
+function rewriteSessionUser(sql: string, byteOffsets: readonly number[]): string {
+  if (byteOffsets.length === 0) return sql;
+  let bytes = Buffer.from(sql, 'utf8');
+  for (const at of [...byteOffsets].sort((a, b) => b - a)) {
+    if (bytes.toString('utf8', at, at + SESSION_USER.length).toLowerCase() !== SESSION_USER) continue;
+    bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from('mz_catalog."session_user"()'), bytes.subarray(at + SESSION_USER.length)]);
+  }
+  return bytes.toString('utf8');
+}
+
+function planSet(body: Node): GatedStatement {
+  const kind = String(body.kind);
+  const name = String(body.name ?? '').toLowerCase();
+  switch (kind) {
+    case 'VAR_RESET_ALL':
+      return { kind: 'reset_all' };
+    case 'VAR_RESET':
+    case 'VAR_SET_DEFAULT':
+      return { kind: 'set', name, value: undefined, args: [] };
+    case 'VAR_SET_VALUE': {
+      const args = ((body.args as Node[] | undefined) ?? []).map(setArg);
+      return { kind: 'set', name, value: args.map((a) => a.value).join(', '), args };
+    }
+    case 'VAR_SET_MULTI':
+      // SET TRANSACTION ... / SET SESSION CHARACTERISTICS: accepted, nothing to keep.
+      return { kind: 'set', name: 'transaction', value: '', args: [] };
+    default:
+      throw new SqlError(SqlState.featureNotSupported, `SET ${name} FROM CURRENT is not supported`);
+  }
+}
+
+function setArg(node: Node): SetArg {
+  const c = node.A_Const as Node | undefined;
+  if (c?.sval) return { kind: 'string', value: String((c.sval as Node).sval ?? '') };
+  if (c?.ival) return { kind: 'number', value: String((c.ival as Node).ival ?? 0) };
+  if (c?.fval) return { kind: 'number', value: String((c.fval as Node).fval) };
+  if (c?.boolval) return { kind: 'word', value: (c.boolval as Node).boolval ? 'on' : 'off' };
+  if (c && 'isnull' in c) return { kind: 'word', value: '' };
+  const cast = node.TypeCast as Node | undefined;
+  if (cast) return setArg(cast.arg as Node);
+  throw new SqlError(SqlState.featureNotSupported, 'SET takes literal values only');
+}
+
+function transactionAction(kind: string): TransactionAction {
+  switch (kind) {
+    case 'TRANS_STMT_BEGIN':
+    case 'TRANS_STMT_START':
+      return 'begin';
+    case 'TRANS_STMT_COMMIT':
+      return 'commit';
+    case 'TRANS_STMT_ROLLBACK':
+      return 'rollback';
+    case 'TRANS_STMT_SAVEPOINT':
+      return 'savepoint';
+    case 'TRANS_STMT_RELEASE':
+      return 'release';
+    case 'TRANS_STMT_ROLLBACK_TO':
+      return 'rollback_to';
+    default:
+      throw new SqlError(SqlState.featureNotSupported, 'two-phase commit is not supported');
+  }
+}
+
+function refused(nodeType: string): SqlError {
+  const write = WRITES[nodeType];
+  if (write) {
+    return new SqlError(SqlState.readOnlySqlTransaction, `cannot execute ${write}: the catalog is read-only through SQL queries`, {
+      hint: 'Change the catalog with CREATE, ALTER and DROP of SECRET and CONNECTION.',
+    });
+  }
+  const what = nodeType.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  return new SqlError(SqlState.insufficientPrivilege, `permission denied: iamlink does not run ${what} statements`, {
+    hint: 'Client queries may SELECT from the system tables; see SHOW CONNECTIONS and SHOW SECRETS.',
+  });
+}
+
+/** A 42601 error at libpg-query's position, described by our lexer so that no literal is echoed. */
+function syntaxErrorFrom(sql: string, err: unknown): SqlError {
+  const position = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition ?? 0;
+  let near = 'input';
+  try {
+    const token = tokenize(sql).find((t) => t.start <= position && position < Math.max(t.end, t.start + 1)) ?? { kind: 'eof' as const, value: '', start: 0, end: 0 };
+    near = describeToken(token);
+  } catch (lexError) {
+    if (lexError instanceof SqlError) return lexError;
+  }
+  return new SqlError(SqlState.syntaxError, `syntax error at or near ${near}`, { position });
+}
+
+/** The statement with its literals replaced by $n, for logs. */
+export function normalizeForLog(sql: string): string {
+  try {
+    return normalizeSync(sql);
+  } catch {
+    return '<unparsable statement>';
+  }
+}

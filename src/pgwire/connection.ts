@@ -1,0 +1,513 @@
+/**
+ * One client connection: an explicit state machine over the socket (startup → ready →
+ * closed), the simple and extended query protocols, and error-skip-until-Sync.
+ */
+import { randomInt } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { serialize } from 'pg-protocol';
+import { Writer } from 'pg-protocol/dist/buffer-writer.js';
+import { splitFrames } from '../catalog/protocol-frames.js';
+import { SqlError, SqlState, toSqlError } from '../errors.js';
+import { classify, redactForLog, returnsRows, type Classified } from '../exec/classify.js';
+import type { Outcome } from '../exec/executor.js';
+import type { Logger } from '../log.js';
+import { Session } from '../session/session.js';
+import { SETTINGS } from '../session/settings.js';
+import { splitStatements } from '../sql/lexer.js';
+import * as msg from './backend.js';
+import { FrontendCode, MAX_MESSAGE_BYTES, MAX_STARTUP_BYTES, StartupCode } from './codes.js';
+import { decodeMessage, decodeStartupParams, MalformedMessage, type FrontendMessage } from './frontend.js';
+import type { ServerContext } from './server-context.js';
+
+type State = 'startup' | 'ready' | 'closed';
+
+interface Prepared {
+  readonly text: string;
+  readonly classified: Classified;
+  readonly paramTypes: readonly number[];
+}
+
+interface Portal {
+  readonly prepared: Prepared;
+  readonly bind: Extract<FrontendMessage, { type: 'bind' }>;
+  /** Row-returning portals run once, at Describe or first Execute; rows are handed out from here. */
+  result?: { readonly description: Buffer; readonly rows: Buffer[]; readonly completion: Buffer[]; next: number };
+}
+
+export class Connection {
+  private state: State = 'startup';
+  private input: Buffer = Buffer.alloc(0);
+  private output: Buffer[] = [];
+  private busy = false;
+  private skipUntilSync = false;
+  private session: Session | undefined;
+  private readonly prepared = new Map<string, Prepared>();
+  private readonly portals = new Map<string, Portal>();
+  readonly secretKey = randomInt(1, 2 ** 31 - 1);
+  private log: Logger;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly pid: number,
+    private readonly ctx: ServerContext,
+  ) {
+    this.log = ctx.log.child({ session: pid });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.input = this.input.length ? Buffer.concat([this.input, chunk]) : chunk;
+      void this.pump();
+    });
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.close());
+  }
+
+  /** Process every complete message in the input, in order, one at a time. */
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.state !== 'closed') {
+        const handled = this.state === 'startup' ? await this.readStartup() : await this.readMessage();
+        if (!handled) break;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'connection failed');
+      this.fatal(toSqlError(err));
+    } finally {
+      this.flush();
+      this.busy = false;
+    }
+  }
+
+  private async readStartup(): Promise<boolean> {
+    if (this.input.length < 8) return false;
+    const len = this.input.readInt32BE(0);
+    if (len < 8 || len > MAX_STARTUP_BYTES) {
+      this.fatal(new SqlError(SqlState.protocolViolation, 'invalid length of startup packet'));
+      return false;
+    }
+    if (this.input.length < len) return false;
+    const code = this.input.readInt32BE(4);
+    const body = this.input.subarray(8, len);
+    this.input = this.input.subarray(len);
+    switch (code) {
+      case StartupCode.sslRequest:
+      case StartupCode.gssEncRequest:
+        // No TLS or GSS encryption configured: the client may go on in plain text.
+        this.write(Buffer.from('N'));
+        return true;
+      case StartupCode.cancelRequest:
+        if (body.length === 8) this.ctx.cancel(body.readInt32BE(0), body.readInt32BE(4));
+        this.close();
+        return false;
+      case StartupCode.protocol3:
+        await this.startSession(body);
+        return true;
+      default:
+        this.fatal(new SqlError(SqlState.protocolViolation, `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0`));
+        return false;
+    }
+  }
+
+  private async startSession(body: Buffer): Promise<void> {
+    let params: Map<string, string>;
+    try {
+      params = decodeStartupParams(body);
+    } catch {
+      this.fatal(new SqlError(SqlState.protocolViolation, 'invalid startup packet layout'));
+      return;
+    }
+    const user = params.get('user') ?? '';
+    const database = params.get('database') || 'materialize';
+    try {
+      const roleId = await this.ctx.login(user, database);
+      this.session = new Session(this.pid, user, database, roleId, this.ctx.statementTimeoutMs);
+    } catch (err) {
+      this.fatal(toSqlError(err));
+      return;
+    }
+    this.log = this.log.child({ user });
+    for (const [key, value] of params) {
+      if (key === 'user' || key === 'database' || key === 'options' || key === 'replication') continue;
+      if (!SETTINGS[key.toLowerCase()] || SETTINGS[key.toLowerCase()]!.readOnly) continue; // PostgreSQL would refuse; drivers send extras
+      try {
+        this.session.set(key, value);
+      } catch {
+        // An unusable startup setting keeps its default.
+      }
+    }
+    this.state = 'ready';
+    this.write(msg.authenticationOk());
+    for (const [key, spec] of Object.entries(SETTINGS)) {
+      if (spec.reported) this.write(msg.parameterStatus(spec.display, this.session.get(key)));
+    }
+    this.write(msg.backendKeyData(this.pid, this.secretKey));
+    this.write(msg.readyForQuery('I'));
+    this.log.info({ database, application: this.session.get('application_name') }, 'session started');
+  }
+
+  private async readMessage(): Promise<boolean> {
+    if (this.input.length < 5) return false;
+    const code = this.input[0]!;
+    const len = this.input.readInt32BE(1);
+    if (len < 4 || len > MAX_MESSAGE_BYTES) {
+      this.fatal(new SqlError(SqlState.protocolViolation, `invalid message length ${len}`));
+      return false;
+    }
+    if (this.input.length < len + 1) return false;
+    const body = this.input.subarray(5, len + 1);
+    this.input = this.input.subarray(len + 1);
+    let message: FrontendMessage | undefined;
+    try {
+      message = decodeMessage(code, body);
+    } catch (err) {
+      if (!(err instanceof MalformedMessage)) throw err;
+      this.fatal(new SqlError(SqlState.protocolViolation, `malformed message: ${err.message}`));
+      return false;
+    }
+    if (!message) {
+      const shown = code >= 0x20 && code < 0x7f ? `'${String.fromCharCode(code)}'` : `0x${code.toString(16)}`;
+      this.fatal(new SqlError(SqlState.protocolViolation, `invalid frontend message type ${shown}`));
+      return false;
+    }
+    await this.handle(message);
+    return this.state === 'ready';
+  }
+
+  private async handle(m: FrontendMessage): Promise<void> {
+    if (this.skipUntilSync && m.type !== 'sync' && m.type !== 'terminate') return;
+    switch (m.type) {
+      case 'query':
+        return this.simpleQuery(m.sql);
+      case 'parse':
+        return this.extendedStep(() => this.parse(m));
+      case 'bind':
+        return this.extendedStep(() => this.bind(m));
+      case 'describe':
+        return this.extendedStep(() => this.describe(m.target, m.name));
+      case 'execute':
+        return this.extendedStep(() => this.execute(m.portal, m.maxRows));
+      case 'close':
+        if (m.target === 'S') this.prepared.delete(m.name);
+        else this.portals.delete(m.name);
+        this.write(msg.closeComplete());
+        return;
+      case 'sync':
+        this.skipUntilSync = false;
+        // Outside BEGIN, the unnamed portal does not outlive its sync.
+        this.portals.delete('');
+        this.write(msg.readyForQuery(this.session!.transactionStatus));
+        return;
+      case 'flush':
+        this.flush();
+        return;
+      case 'terminate':
+        this.close();
+        return;
+      case 'password':
+        this.fatal(new SqlError(SqlState.protocolViolation, 'unexpected password message'));
+        return;
+      case 'unsupported':
+        this.fail(new SqlError(SqlState.featureNotSupported, `${m.what} is not supported`));
+        if (m.what !== 'COPY') this.skipUntilSync = true;
+        else this.write(msg.readyForQuery(this.session!.transactionStatus));
+        return;
+    }
+  }
+
+  // ---- simple query --------------------------------------------------------------------
+
+  private async simpleQuery(sql: string): Promise<void> {
+    const session = this.session!;
+    let statements;
+    try {
+      statements = splitStatements(sql);
+    } catch (err) {
+      this.fail(toSqlError(err));
+      this.logStatement(sql, undefined, Date.now(), toSqlError(err));
+      this.write(msg.readyForQuery(session.transactionStatus));
+      return;
+    }
+    if (statements.length === 0) this.write(msg.emptyQueryResponse());
+    for (const st of statements) {
+      const started = Date.now();
+      let classified: Classified | undefined;
+      try {
+        classified = classify(st.text, st.tokens);
+        const outcome = await this.ctx.executor.execute(session, classified, (text) =>
+          this.ctx.store.execUserProtocol(session.enginePrefix(), serialize.query(text)),
+        );
+        this.afterSessionCommand(classified);
+        const failed = this.writeOutcome(outcome);
+        this.logStatement(st.text, classified, started, failed ? 'engine error' : undefined);
+        if (failed) break;
+      } catch (err) {
+        const e = toSqlError(err).shifted(st.offset);
+        this.logStatement(st.text, classified, started, e, err);
+        this.fail(e);
+        break;
+      }
+    }
+    this.write(msg.readyForQuery(session.transactionStatus));
+  }
+
+  /** Write an outcome's messages; returns whether it carried an engine error. */
+  private writeOutcome(outcome: Outcome, portal?: { describe: boolean }): boolean {
+    switch (outcome.kind) {
+      case 'command':
+        for (const n of outcome.notices) this.write(msg.noticeResponse(n.code, n.message, n.hint ? { hint: n.hint } : {}, n.code === SqlState.successfulCompletion ? 'NOTICE' : n.code.startsWith('25') ? 'WARNING' : 'NOTICE'));
+        this.write(outcome.tag === '' ? msg.emptyQueryResponse() : msg.commandComplete(outcome.tag));
+        for (const [name, value] of outcome.parameterStatus) this.write(msg.parameterStatus(name, value));
+        return false;
+      case 'rows':
+        if (!portal || portal.describe) this.write(msg.textRowDescription(outcome.columns));
+        for (const row of outcome.rows) this.write(msg.dataRow(row));
+        this.write(msg.commandComplete(`${outcome.tag}`));
+        return false;
+      case 'engine': {
+        let failed = false;
+        for (const f of outcome.frames) {
+          if (f.type === 'E') failed = true;
+          this.write(f.bytes);
+        }
+        if (failed) this.markFailed();
+        return failed;
+      }
+    }
+  }
+
+  /** Session commands with effects on the wire layer's own state. */
+  private afterSessionCommand(c: Classified): void {
+    if (c.kind !== 'gated') return;
+    if (c.gated.kind === 'deallocate') {
+      if (c.gated.name === undefined) this.prepared.clear();
+      else if (!this.prepared.delete(c.gated.name)) {
+        throw new SqlError(SqlState.undefinedObject, `prepared statement "${c.gated.name}" does not exist`);
+      }
+    }
+    if (c.gated.kind === 'discard_all') {
+      this.prepared.clear();
+      this.portals.clear();
+    }
+  }
+
+  // ---- extended query ------------------------------------------------------------------
+
+  /** Run one extended-protocol step; an error skips everything up to the next Sync. */
+  private async extendedStep(step: () => Promise<void> | void): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.fail(toSqlError(err));
+      this.skipUntilSync = true;
+    }
+  }
+
+  private parse(m: Extract<FrontendMessage, { type: 'parse' }>): void {
+    if (m.name !== '' && this.prepared.has(m.name)) {
+      throw new SqlError(SqlState.duplicateObject, `prepared statement "${m.name}" already exists`);
+    }
+    const statements = splitStatements(m.sql);
+    if (statements.length > 1) throw new SqlError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
+    const st = statements[0];
+    const classified = st ? classify(st.text, st.tokens) : ({ kind: 'empty' } as const);
+    this.prepared.set(m.name, { text: st?.text ?? '', classified, paramTypes: m.paramTypes });
+    this.write(msg.parseComplete());
+  }
+
+  private bind(m: Extract<FrontendMessage, { type: 'bind' }>): void {
+    const prepared = this.prepared.get(m.statement);
+    if (!prepared) throw new SqlError(SqlState.undefinedObject, `prepared statement "${m.statement}" does not exist`);
+    if (m.portal !== '' && this.portals.has(m.portal)) throw new SqlError(SqlState.duplicateObject, `portal "${m.portal}" already exists`);
+    if (prepared.classified.kind !== 'gated' || prepared.classified.gated.kind !== 'read') {
+      if (m.params.length > 0) throw new SqlError(SqlState.protocolViolation, `bind message supplies ${m.params.length} parameters, but the statement takes none`);
+    }
+    this.portals.set(m.portal, { prepared, bind: m });
+    this.write(msg.bindComplete());
+  }
+
+  private async describe(target: 'S' | 'P', name: string): Promise<void> {
+    if (target === 'P') {
+      const portal = this.portals.get(name);
+      if (!portal) throw new SqlError(SqlState.undefinedObject, `portal "${name}" does not exist`);
+      if (!returnsRows(portal.prepared.classified)) {
+        this.write(msg.noData());
+        return;
+      }
+      const result = await this.runPortal(portal);
+      this.write(result.description);
+      return;
+    }
+    const prepared = this.prepared.get(name);
+    if (!prepared) throw new SqlError(SqlState.undefinedObject, `prepared statement "${name}" does not exist`);
+    await this.describeStatement(prepared);
+  }
+
+  /** ParameterDescription and RowDescription (or NoData) for a prepared statement. */
+  private async describeStatement(prepared: Prepared): Promise<void> {
+    const c = prepared.classified;
+    if (!returnsRows(c)) {
+      this.write(msg.parameterDescription(prepared.paramTypes));
+      this.write(msg.noData());
+      return;
+    }
+    if (c.kind === 'gated' && c.gated.kind === 'show' && SETTINGS[c.gated.name]) {
+      this.write(msg.parameterDescription([]));
+      this.write(msg.textRowDescription([c.gated.name]));
+      return;
+    }
+    const session = this.session!;
+    const sql = c.kind === 'own' ? await this.ctx.executor.readSqlOf(session, c.stmt) : c.kind === 'gated' && c.gated.kind === 'read' ? c.gated.text : prepared.text;
+    const out = await this.ctx.store.execUserProtocol(
+      session.enginePrefix(),
+      Buffer.concat([serialize.parse({ text: sql, types: [...prepared.paramTypes] }), serialize.describe({ type: 'S' }), serialize.sync()]),
+    );
+    for (const f of splitFrames(out)) {
+      if (f.type === 'E') throw new EngineError(f.bytes);
+      if (f.type === 't' || f.type === 'T' || f.type === 'n') this.write(f.bytes);
+    }
+  }
+
+  private async execute(name: string, maxRows: number): Promise<void> {
+    const portal = this.portals.get(name);
+    if (!portal) throw new SqlError(SqlState.undefinedObject, `portal "${name}" does not exist`);
+    const started = Date.now();
+    const { text, classified } = portal.prepared;
+    try {
+      await this.executePortal(portal, maxRows);
+      this.logStatement(text, classified, started, undefined);
+    } catch (err) {
+      this.logStatement(text, classified, started, err instanceof EngineError ? 'engine error' : toSqlError(err), err);
+      throw err;
+    }
+  }
+
+  private async executePortal(portal: Portal, maxRows: number): Promise<void> {
+    const c = portal.prepared.classified;
+    if (!returnsRows(c)) {
+      const outcome = await this.ctx.executor.execute(this.session!, c, () => Promise.reject(new Error('not a read')));
+      this.afterSessionCommand(c);
+      this.writeOutcome(outcome, { describe: false });
+      return;
+    }
+    const result = await this.runPortal(portal);
+    const end = maxRows > 0 ? Math.min(result.next + maxRows, result.rows.length) : result.rows.length;
+    for (; result.next < end; result.next++) this.write(result.rows[result.next]!);
+    if (result.next < result.rows.length) {
+      this.write(msg.portalSuspended());
+      return;
+    }
+    for (const f of result.completion) this.write(f);
+  }
+
+  /** Run a row-returning portal once in the engine and keep its rows for Execute. */
+  private async runPortal(portal: Portal): Promise<NonNullable<Portal['result']>> {
+    if (portal.result) return portal.result;
+    const session = this.session!;
+    const { bind, prepared } = portal;
+    const outcome = await this.ctx.executor.execute(session, prepared.classified, (sql, clientParams) => {
+      const own = !clientParams;
+      const batch = Buffer.concat([
+        serialize.parse({ text: sql, types: own ? [] : [...prepared.paramTypes] }),
+        encodeBind(own ? { ...bind, params: [], paramFormats: [] } : bind),
+        serialize.describe({ type: 'P' }),
+        serialize.execute({}),
+        serialize.sync(),
+      ]);
+      return this.ctx.store.execUserProtocol(session.enginePrefix(), batch);
+    });
+    let result: NonNullable<Portal['result']>;
+    if (outcome.kind === 'rows') {
+      result = { description: msg.textRowDescription(outcome.columns), rows: outcome.rows.map((r) => msg.dataRow(r)), completion: [msg.commandComplete(outcome.tag)], next: 0 };
+    } else if (outcome.kind === 'engine') {
+      let description = msg.noData();
+      const rows: Buffer[] = [];
+      const completion: Buffer[] = [];
+      for (const f of outcome.frames) {
+        if (f.type === 'E') throw new EngineError(f.bytes);
+        if (f.type === 'T' || f.type === 'n') description = f.bytes;
+        else if (f.type === 'D') rows.push(f.bytes);
+        else if (f.type === 'C' || f.type === 'N' || f.type === 'I') completion.push(f.bytes);
+      }
+      result = { description, rows, completion, next: 0 };
+    } else {
+      result = { description: msg.noData(), rows: [], completion: [msg.commandComplete(outcome.tag)], next: 0 };
+    }
+    portal.result = result;
+    return result;
+  }
+
+  // ---- errors, output, lifecycle -------------------------------------------------------
+
+  /** Send an ErrorResponse for a failed statement and fail an open transaction block. */
+  private fail(err: SqlError | EngineError): void {
+    this.write(err instanceof EngineError ? err.frame : msg.errorResponse(err));
+    this.markFailed();
+  }
+
+  private markFailed(): void {
+    if (this.session && this.session.transactionStatus === 'T') this.session.transactionStatus = 'E';
+  }
+
+  private fatal(err: SqlError): void {
+    if (this.state === 'closed') return;
+    this.write(msg.errorResponse(new SqlError(err.code, err.message, { detail: err.detail, hint: err.hint, severity: 'FATAL' })));
+    this.log.info({ code: err.code, message: err.message }, 'connection closed by server');
+    this.close();
+  }
+
+  private logStatement(text: string, c: Classified | undefined, started: number, error: SqlError | string | undefined, cause?: unknown): void {
+    const sql = redactForLog(text, c);
+    const durationMs = Date.now() - started;
+    if (error === undefined) this.log.info({ sql, outcome: 'ok', durationMs }, 'statement');
+    else if (typeof error === 'string') this.log.info({ sql, outcome: error, durationMs }, 'statement');
+    else if (error.code === SqlState.internalError) this.log.error({ sql, outcome: error.code, durationMs, err: cause }, 'statement failed');
+    else this.log.info({ sql, outcome: error.code, durationMs }, 'statement');
+  }
+
+  private write(bytes: Buffer): void {
+    this.output.push(bytes);
+  }
+
+  private flush(): void {
+    if (this.output.length === 0 || this.socket.destroyed) return;
+    this.socket.write(this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output));
+    this.output = [];
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.flush();
+    this.socket.end();
+    this.ctx.closed(this);
+  }
+
+  /** Server shutdown: tell the client and close. */
+  shutdown(): void {
+    this.fatal(new SqlError(SqlState.adminShutdown, 'terminating connection due to administrator command'));
+  }
+}
+
+/** An error the engine reported for a client's read, kept as its own ErrorResponse frame. */
+class EngineError extends Error {
+  constructor(readonly frame: Buffer) {
+    super('engine error');
+  }
+}
+
+/** Re-encode a client's Bind for the engine's unnamed statement and portal, bytes unchanged. */
+function encodeBind(b: Extract<FrontendMessage, { type: 'bind' }>): Buffer {
+  const w = new Writer().addCString('').addCString('');
+  w.addInt16(b.paramFormats.length);
+  for (const f of b.paramFormats) w.addInt16(f);
+  w.addInt16(b.params.length);
+  for (const p of b.params) {
+    if (p === null) w.addInt32(-1);
+    else w.addInt32(p.length).add(p);
+  }
+  w.addInt16(b.resultFormats.length);
+  for (const f of b.resultFormats) w.addInt16(f);
+  return w.flush(FrontendCode.bind);
+}
+

@@ -1,0 +1,46 @@
+/** What the planner decides a statement does; the executor applies it. */
+import type { AwsConnectionDef, CatalogItem } from '../catalog/model.js';
+import type { ObjectType } from '../sql/ast.js';
+import type { Redacted } from '../secrets/redacted.js';
+
+/** A NOTICE to send the client before the command completes. */
+export interface Notice {
+  readonly code: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+/** A connection as it will be stored: definition plus its rendered SQL. */
+export interface PlannedConnection {
+  readonly definition: AwsConnectionDef;
+  readonly createSql: string;
+  readonly redactedCreateSql: string;
+  readonly dependsOn: readonly string[];
+}
+
+export type Plan =
+  | { readonly kind: 'create_secret'; readonly name: string; readonly value: Redacted<string> }
+  | { readonly kind: 'alter_secret'; readonly id: string; readonly value: Redacted<string> }
+  | { readonly kind: 'create_connection'; readonly name: string; readonly connection: PlannedConnection; readonly validate: boolean }
+  | { readonly kind: 'alter_connection'; readonly id: string; readonly connection: PlannedConnection; readonly validate: boolean }
+  | {
+      readonly kind: 'rename';
+      readonly objectType: ObjectType;
+      readonly id: string;
+      readonly newName: string;
+      /** Connections whose create_sql names the renamed item, rendered anew. */
+      readonly rerendered: readonly { readonly id: string; readonly connection: PlannedConnection }[];
+    }
+  | { readonly kind: 'drop'; readonly items: readonly CatalogItem[] }
+  | { readonly kind: 'validate_connection'; readonly id: string }
+  /** A read query the engine answers (SHOW ...). */
+  | { readonly kind: 'query'; readonly sql: string }
+  /** Nothing to do (IF [NOT] EXISTS hit); the notices say why. */
+  | { readonly kind: 'noop' };
+
+export interface Planned {
+  readonly plan: Plan;
+  readonly notices: readonly Notice[];
+  /** The command tag for CommandComplete, e.g. CREATE CONNECTION. */
+  readonly tag: string;
+}

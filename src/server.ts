@@ -1,0 +1,144 @@
+/**
+ * The composition root: the only place real services are constructed and wired together.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Catalog } from './catalog/catalog.js';
+import { acquireDataDirLock, type DataDirLock } from './catalog/data-dir-lock.js';
+import { migrate } from './catalog/migrations.js';
+import { PgliteStore } from './catalog/pglite-store.js';
+import type { CatalogStore } from './catalog/store.js';
+import { ConfigError, type Config } from './config.js';
+import { SqlError, SqlState } from './errors.js';
+import { Executor } from './exec/executor.js';
+import { initQueryGate } from './exec/query-gate.js';
+import { createLogger, type Logger } from './log.js';
+import { Connection } from './pgwire/connection.js';
+import type { ServerContext } from './pgwire/server-context.js';
+import { loadSecretsKey, SecretCipher } from './secrets/cipher.js';
+
+export interface RunningServer {
+  readonly host: string;
+  readonly port: number;
+  readonly config: Config;
+  readonly environmentId: string;
+  readonly externalIdPrefix: string;
+  /** psql-ready connection string. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+}
+
+/** Login names that would reach engine roles iamlink relies on. */
+const RESERVED_USERS = /^(postgres|pg_.*|iamlink_.*)$/i;
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireDataDirLock(config.dataDir);
+  let store: PgliteStore | undefined;
+  try {
+    store = await PgliteStore.open(`${config.dataDir}/catalog`);
+    await migrate(store);
+    const cipher = new SecretCipher(await loadSecretsKey(config.secretsKeyFile, true));
+    const catalog = new Catalog(cipher);
+    const identity = await settleIdentity(store, catalog, config);
+    await initQueryGate();
+    const executor = new Executor({ store, catalog, log, principalConfigured: config.awsConnectionRoleArn !== undefined });
+    const listener = await listen(config, log, store, catalog, executor);
+    const address = listener.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const openStore = store;
+    return {
+      host: address.address,
+      port: address.port,
+      config,
+      ...identity,
+      url: `postgres://materialize@${host}:${address.port}/materialize`,
+      close: async () => {
+        await listener.close();
+        await openStore.close();
+        await lock.release();
+      },
+    };
+  } catch (err) {
+    await store?.close().catch(() => undefined);
+    await lock.release();
+    throw err;
+  }
+}
+
+/**
+ * The environment id and external id prefix are generated once and kept in the catalog: a
+ * later start with a different explicit value is refused, since every external id already
+ * handed out to customers would change.
+ */
+async function settleIdentity(store: CatalogStore, catalog: Catalog, config: Config): Promise<{ environmentId: string; externalIdPrefix: string }> {
+  return store.transaction(async (tx) => {
+    const settle = async (key: string, flag: string, wanted: string | undefined, generate: () => string): Promise<string> => {
+      const stored = await catalog.getSetting(tx, key);
+      if (stored !== undefined && wanted !== undefined && wanted !== stored) {
+        throw new ConfigError(`--${flag} is '${wanted}' but this data directory was created with '${stored}'; changing it would change the external id of every existing connection`);
+      }
+      const value = stored ?? wanted ?? generate();
+      if (stored === undefined) await catalog.putSetting(tx, key, value);
+      return value;
+    };
+    const environmentId = await settle('environment_id', 'environment-id', config.environmentId, () => `local-${randomUUID()}`);
+    const externalIdPrefix = await settle('aws_external_id_prefix', 'aws-external-id-prefix', config.awsExternalIdPrefix, () => randomUUID());
+    await catalog.putSetting(tx, 'aws_connection_role_arn', config.awsConnectionRoleArn);
+    return { environmentId, externalIdPrefix };
+  });
+}
+
+async function listen(config: Config, log: Logger, store: CatalogStore, catalog: Catalog, executor: Executor): Promise<{ server: Server; close(): Promise<void> }> {
+  const connections = new Map<number, Connection>();
+  const roleIds = new Map<string, string>();
+  let nextPid = 1;
+  const ctx: ServerContext = {
+    log,
+    store,
+    executor,
+    statementTimeoutMs: config.statementTimeoutMs,
+    login: async (user, database) => {
+      if (user === '') throw new SqlError(SqlState.invalidAuthorizationSpecification, 'no user name specified in startup packet');
+      if (database !== 'materialize') throw new SqlError(SqlState.invalidCatalogName, `database "${database}" does not exist`, { hint: 'Connect to database "materialize".' });
+      if (RESERVED_USERS.test(user) || user.length > 63) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${user.slice(0, 63)}" is reserved`);
+      let roleId = roleIds.get(user);
+      if (!roleId) {
+        roleId = await store.transaction((tx) => catalog.ensureRole(tx, user));
+        roleIds.set(user, roleId);
+      }
+      return roleId;
+    },
+    cancel: (pid, secretKey) => {
+      const target = connections.get(pid);
+      // Statements run to completion under the statement timeout; a cancel is only logged.
+      if (target && target.secretKey === secretKey) log.info({ session: pid }, 'cancel request received');
+    },
+    closed: (connection) => connections.delete(connection.pid),
+  };
+  const server = createServer((socket) => {
+    const pid = nextPid++;
+    connections.set(pid, new Connection(socket, pid, ctx));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    close: async () => {
+      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of connections.values()) c.shutdown();
+      await closing;
+    },
+  };
+}

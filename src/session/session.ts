@@ -1,0 +1,76 @@
+/**
+ * One client's session: who it is, its settings, its transaction status, and its prepared
+ * statements and portals. Nothing here touches the engine.
+ */
+import { SqlError, SqlState } from '../errors.js';
+import { quoteIdent, quoteLiteral } from '../sql/printer.js';
+import { parseSearchPath, settingSpec, SETTINGS } from './settings.js';
+
+/** ReadyForQuery status: idle, in a transaction block, in a failed transaction block. */
+export type TransactionStatus = 'I' | 'T' | 'E';
+
+/** Schemas searched before the user's own path, the way Materialize resolves mz_catalog. */
+const IMPLICIT_SCHEMAS = ['mz_catalog', 'mz_internal'];
+
+export class Session {
+  transactionStatus: TransactionStatus = 'I';
+  private readonly values = new Map<string, string>();
+  private prefixCache: string | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly user: string,
+    readonly database: string,
+    readonly roleId: string,
+    private readonly statementTimeoutMs: number,
+  ) {}
+
+  get(name: string): string {
+    const key = name.toLowerCase();
+    if (key === 'session_authorization') return this.user;
+    return this.values.get(key) ?? settingSpec(key).default;
+  }
+
+  /** Set (or with `undefined`, reset) a setting; returns the display name if it is reported. */
+  set(name: string, value: string | undefined): string | undefined {
+    const key = name.toLowerCase();
+    const spec = settingSpec(key);
+    if (spec.readOnly) throw new SqlError(SqlState.insufficientPrivilege, `parameter "${key}" cannot be changed`);
+    if (value === undefined) this.values.delete(key);
+    else this.values.set(key, spec.check ? spec.check(value) : value);
+    this.prefixCache = undefined;
+    return spec.reported ? spec.display : undefined;
+  }
+
+  resetAll(): string[] {
+    const reported = [...this.values.keys()].filter((k) => SETTINGS[k]?.reported).map((k) => SETTINGS[k]!.display);
+    this.values.clear();
+    this.prefixCache = undefined;
+    return reported;
+  }
+
+  searchPath(): string[] {
+    return parseSearchPath(this.get('search_path'));
+  }
+
+  /**
+   * SQL that opens the engine transaction a client query runs in: read-only, as the
+   * client's own engine role, with its settings applied locally.
+   */
+  enginePrefix(): string {
+    if (this.prefixCache !== undefined) return this.prefixCache;
+    const path = [...IMPLICIT_SCHEMAS, ...this.searchPath().filter((s) => !IMPLICIT_SCHEMAS.includes(s))];
+    const parts = [
+      'BEGIN READ ONLY',
+      `SET LOCAL iamlink.login_user = ${quoteLiteral(this.user)}`,
+      `SET LOCAL ROLE ${quoteIdent(this.user)}`,
+      `SET LOCAL search_path = ${path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')}`,
+      `SET LOCAL statement_timeout = ${this.statementTimeoutMs}`,
+    ];
+    for (const [key, value] of this.values) {
+      if (SETTINGS[key]?.engine) parts.push(`SET LOCAL ${key} = ${quoteLiteral(value)}`);
+    }
+    this.prefixCache = parts.join('; ');
+    return this.prefixCache;
+  }
+}

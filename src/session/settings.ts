@@ -1,0 +1,77 @@
+/**
+ * Session settings iamlink keeps per client (the engine is one shared session, DESIGN §3).
+ * Settings marked `engine` are applied with SET LOCAL around each of the client's queries.
+ */
+import { SqlError, SqlState } from '../errors.js';
+
+export const SERVER_VERSION = '14.0';
+
+export interface SettingSpec {
+  /** How the setting is spelled in ParameterStatus and SHOW. */
+  readonly display: string;
+  readonly default: string;
+  /** Sent as ParameterStatus at startup and when it changes. */
+  readonly reported?: boolean;
+  /** Applied in the engine with SET LOCAL for the client's queries. */
+  readonly engine?: boolean;
+  /** Not settable by clients. */
+  readonly readOnly?: boolean;
+  /** Normalise a new value, or throw a SqlError. */
+  readonly check?: (value: string) => string;
+}
+
+const onlyUtf8 = (value: string): string => {
+  if (!/^(utf-?8|unicode)$/i.test(value)) {
+    throw new SqlError(SqlState.featureNotSupported, `client encoding "${value}" is not supported`, { hint: 'iamlink speaks UTF8 only.' });
+  }
+  return 'UTF8';
+};
+
+const onlyOn = (value: string): string => {
+  if (!/^(on|true|1)$/i.test(value)) throw new SqlError(SqlState.featureNotSupported, 'standard_conforming_strings must be on');
+  return 'on';
+};
+
+export const SETTINGS: Record<string, SettingSpec> = {
+  application_name: { display: 'application_name', default: '', reported: true, engine: true },
+  client_encoding: { display: 'client_encoding', default: 'UTF8', reported: true, check: onlyUtf8 },
+  datestyle: { display: 'DateStyle', default: 'ISO, MDY', reported: true, engine: true },
+  intervalstyle: { display: 'IntervalStyle', default: 'postgres', reported: true, engine: true },
+  timezone: { display: 'TimeZone', default: 'UTC', reported: true, engine: true },
+  extra_float_digits: { display: 'extra_float_digits', default: '1', engine: true },
+  bytea_output: { display: 'bytea_output', default: 'hex', engine: true },
+  search_path: { display: 'search_path', default: 'public' },
+  standard_conforming_strings: { display: 'standard_conforming_strings', default: 'on', reported: true, check: onlyOn },
+  client_min_messages: { display: 'client_min_messages', default: 'notice' },
+  statement_timeout: { display: 'statement_timeout', default: '0' },
+  lock_timeout: { display: 'lock_timeout', default: '0' },
+  idle_in_transaction_session_timeout: { display: 'idle_in_transaction_session_timeout', default: '0' },
+  transaction_isolation: { display: 'transaction_isolation', default: 'read committed' },
+  default_transaction_isolation: { display: 'default_transaction_isolation', default: 'read committed' },
+  transaction_read_only: { display: 'transaction_read_only', default: 'off' },
+  default_transaction_read_only: { display: 'default_transaction_read_only', default: 'off' },
+  integer_datetimes: { display: 'integer_datetimes', default: 'on', reported: true, readOnly: true },
+  server_version: { display: 'server_version', default: SERVER_VERSION, reported: true, readOnly: true },
+  server_encoding: { display: 'server_encoding', default: 'UTF8', reported: true, readOnly: true },
+  is_superuser: { display: 'is_superuser', default: 'off', reported: true, readOnly: true },
+  session_authorization: { display: 'session_authorization', default: '', reported: true, readOnly: true },
+  // Harmless settings some drivers send; accepted and kept.
+  geqo: { display: 'geqo', default: 'on' },
+  jit: { display: 'jit', default: 'off' },
+};
+
+/** Look up a setting by any spelling; unknown names are 42704 like PostgreSQL. */
+export function settingSpec(name: string): SettingSpec {
+  const spec = SETTINGS[name.toLowerCase()];
+  if (!spec) throw new SqlError(SqlState.undefinedObject, `unrecognized configuration parameter "${name}"`);
+  return spec;
+}
+
+/** Split a search_path value into schema names ("a, \"B\"" → [a, B]). */
+export function parseSearchPath(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => (s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s.toLowerCase()));
+}

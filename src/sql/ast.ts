@@ -1,0 +1,125 @@
+/**
+ * The syntax tree of our own statements. The parser only records what was written (with
+ * positions); the planner decides what is legal.
+ */
+
+/** An identifier as written: unquoted ones are lower-cased, quoted ones kept verbatim. */
+export interface Ident {
+  readonly value: string;
+  readonly pos: number;
+}
+
+/** `name`, `schema.name` or `database.schema.name`. */
+export interface ObjectName {
+  readonly parts: readonly Ident[];
+  readonly pos: number;
+}
+
+export type OptionValue =
+  | { readonly kind: 'string'; readonly value: string; readonly pos: number }
+  | { readonly kind: 'number'; readonly value: string; readonly pos: number }
+  | { readonly kind: 'boolean'; readonly value: boolean; readonly pos: number }
+  | { readonly kind: 'word'; readonly value: string; readonly pos: number }
+  | { readonly kind: 'secret'; readonly name: ObjectName; readonly pos: number };
+
+/** Every connection option name the parser knows, for all connection types. */
+export const CONNECTION_OPTION_NAMES = [
+  'ACCESS KEY ID',
+  'ASSUME ROLE ARN',
+  'ASSUME ROLE SESSION NAME',
+  'AVAILABILITY ZONES',
+  'AWS CONNECTION',
+  'AWS PRIVATELINK',
+  'BROKER',
+  'BROKERS',
+  'DATABASE',
+  'ENDPOINT',
+  'HOST',
+  'PASSWORD',
+  'PORT',
+  'PROGRESS TOPIC',
+  'REGION',
+  'SASL MECHANISMS',
+  'SASL PASSWORD',
+  'SASL USERNAME',
+  'SECRET ACCESS KEY',
+  'SECURITY PROTOCOL',
+  'SERVICE NAME',
+  'SESSION TOKEN',
+  'SSH TUNNEL',
+  'SSL CERTIFICATE',
+  'SSL CERTIFICATE AUTHORITY',
+  'SSL KEY',
+  'SSL MODE',
+  'URL',
+  'USER',
+] as const;
+
+export type ConnectionOptionName = (typeof CONNECTION_OPTION_NAMES)[number];
+
+export interface ConnectionOption {
+  readonly name: ConnectionOptionName;
+  /** Absent when written as a bare name (`RESET (REGION)`). */
+  readonly value: OptionValue | undefined;
+  readonly pos: number;
+}
+
+export interface WithOption {
+  readonly name: string; // upper-case, e.g. VALIDATE
+  readonly value: OptionValue | undefined;
+  readonly pos: number;
+}
+
+export type ObjectType = 'SECRET' | 'CONNECTION';
+
+export type AlterConnectionAction =
+  | { readonly kind: 'set'; readonly option: ConnectionOption }
+  | { readonly kind: 'drop'; readonly name: ConnectionOptionName; readonly pos: number };
+
+export type Statement =
+  | {
+      readonly kind: 'create_secret';
+      readonly ifNotExists: boolean;
+      readonly name: ObjectName;
+      readonly value: OptionValue;
+    }
+  | {
+      readonly kind: 'alter_secret';
+      readonly ifExists: boolean;
+      readonly name: ObjectName;
+      readonly value: OptionValue;
+    }
+  | {
+      readonly kind: 'rename';
+      readonly objectType: ObjectType;
+      readonly ifExists: boolean;
+      readonly name: ObjectName;
+      readonly newName: Ident;
+    }
+  | {
+      readonly kind: 'drop_objects';
+      readonly objectType: ObjectType;
+      readonly ifExists: boolean;
+      readonly names: readonly ObjectName[];
+      readonly cascade: boolean;
+    }
+  | {
+      readonly kind: 'create_connection';
+      readonly ifNotExists: boolean;
+      readonly name: ObjectName;
+      readonly connectionType: Ident; // lower-cased type word, e.g. "aws"
+      readonly options: readonly ConnectionOption[];
+      readonly withOptions: readonly WithOption[];
+    }
+  | {
+      readonly kind: 'alter_connection';
+      readonly ifExists: boolean;
+      readonly name: ObjectName;
+      readonly actions: readonly AlterConnectionAction[];
+      readonly withOptions: readonly WithOption[];
+    }
+  | { readonly kind: 'validate_connection'; readonly name: ObjectName }
+  | { readonly kind: 'show_objects'; readonly objectType: 'CONNECTIONS' | 'SECRETS'; readonly schema: ObjectName | undefined }
+  | { readonly kind: 'show_create_connection'; readonly redacted: boolean; readonly name: ObjectName };
+
+export type StatementKind = Statement['kind'];

@@ -1,0 +1,342 @@
+/**
+ * Recursive-descent parser for iamlink's own statements (DESIGN §2). It is purely syntactic:
+ * it records options with their positions and leaves legality to the planner.
+ */
+import { SqlError, SqlState } from '../errors.js';
+import {
+  CONNECTION_OPTION_NAMES,
+  type AlterConnectionAction,
+  type ConnectionOption,
+  type ConnectionOptionName,
+  type Ident,
+  type ObjectName,
+  type ObjectType,
+  type OptionValue,
+  type Statement,
+  type WithOption,
+} from './ast.js';
+import { describeToken, tokenize, type Token } from './lexer.js';
+
+const MAX_IDENT_LENGTH = 255;
+
+/** Options that older Materialize versions accepted and that we reject with a pointer. */
+const RETIRED_OPTIONS: Record<string, string> = {
+  'role arn': 'ROLE ARN is no longer supported: use ASSUME ROLE ARN',
+  token: 'TOKEN is no longer supported: use SESSION TOKEN',
+};
+
+/**
+ * Whether a statement's leading words make it one of ours. Anything else goes to the
+ * read-only query gate.
+ */
+export function isOwnStatement(tokens: readonly Token[]): boolean {
+  const w = (i: number): string => (tokens[i]?.kind === 'word' ? tokens[i]!.value : '');
+  switch (w(0)) {
+    case 'create':
+    case 'alter':
+    case 'drop':
+      return w(1) === 'secret' || w(1) === 'connection';
+    case 'validate':
+      return true;
+    case 'show':
+      return ['connections', 'secrets', 'create', 'redacted'].includes(w(1));
+    default:
+      return false;
+  }
+}
+
+/** Parse one statement (without its trailing semicolon). Throws a 42601 SqlError. */
+export function parseStatement(text: string, tokens: readonly Token[] = tokenize(text)): Statement {
+  return new Parser(tokens).parseStatement();
+}
+
+class Parser {
+  private i = 0;
+
+  constructor(private readonly tokens: readonly Token[]) {}
+
+  /** statement: create | alter | drop | validate | show */
+  parseStatement(): Statement {
+    const stmt = this.parseStatementBody();
+    if (this.peek().kind !== 'eof') throw this.expected('end of statement');
+    return stmt;
+  }
+
+  private parseStatementBody(): Statement {
+    const word = this.expectOneOf(['create', 'alter', 'drop', 'validate', 'show']);
+    switch (word) {
+      case 'create': {
+        const what = this.expectOneOf(['secret', 'connection']);
+        return what === 'secret' ? this.parseCreateSecret() : this.parseCreateConnection();
+      }
+      case 'alter': {
+        const what = this.expectOneOf(['secret', 'connection']);
+        return what === 'secret' ? this.parseAlterSecret() : this.parseAlterConnection();
+      }
+      case 'drop': {
+        const what = this.expectOneOf(['secret', 'connection']);
+        return this.parseDrop(what === 'secret' ? 'SECRET' : 'CONNECTION');
+      }
+      case 'validate':
+        this.expectWord('connection');
+        return { kind: 'validate_connection', name: this.parseObjectName() };
+      default:
+        return this.parseShow();
+    }
+  }
+
+  /** CREATE SECRET [IF NOT EXISTS] name {AS | =} value */
+  private parseCreateSecret(): Statement {
+    const ifNotExists = this.parseIfNotExists();
+    const name = this.parseObjectName();
+    if (!this.eatWord('as') && !this.eatOp('=')) throw this.expected('AS');
+    return { kind: 'create_secret', ifNotExists, name, value: this.parseValue() };
+  }
+
+  /** ALTER SECRET [IF EXISTS] name {AS value | RENAME TO new} */
+  private parseAlterSecret(): Statement {
+    const ifExists = this.parseIfExists();
+    const name = this.parseObjectName();
+    if (this.eatWord('rename')) return this.parseRenameTail('SECRET', ifExists, name);
+    if (!this.eatWord('as') && !this.eatOp('=')) throw this.expected('AS or RENAME');
+    return { kind: 'alter_secret', ifExists, name, value: this.parseValue() };
+  }
+
+  /** RENAME TO ident (after RENAME) */
+  private parseRenameTail(objectType: ObjectType, ifExists: boolean, name: ObjectName): Statement {
+    this.expectWord('to');
+    return { kind: 'rename', objectType, ifExists, name, newName: this.parseIdent() };
+  }
+
+  /** DROP {SECRET|CONNECTION} [IF EXISTS] name [, ...] [CASCADE | RESTRICT] */
+  private parseDrop(objectType: ObjectType): Statement {
+    const ifExists = this.parseIfExists();
+    const names = [this.parseObjectName()];
+    while (this.eatOp(',')) names.push(this.parseObjectName());
+    let cascade = false;
+    if (this.eatWord('cascade')) cascade = true;
+    else this.eatWord('restrict');
+    return { kind: 'drop_objects', objectType, ifExists, names, cascade };
+  }
+
+  /** CREATE CONNECTION [IF NOT EXISTS] name {TO | FOR} type ( option [, ...] ) [WITH ( option [, ...] )] */
+  private parseCreateConnection(): Statement {
+    const ifNotExists = this.parseIfNotExists();
+    const name = this.parseObjectName();
+    if (!this.eatWord('to') && !this.eatWord('for')) throw this.expected('TO');
+    const typeToken = this.peek();
+    if (typeToken.kind !== 'word') throw this.expected('a connection type such as AWS');
+    const typeWords: string[] = [];
+    while (this.peek().kind === 'word') typeWords.push(this.next().value);
+    const connectionType: Ident = { value: typeWords.join(' '), pos: typeToken.start };
+    const options = this.parseParenthesized(() => this.parseConnectionOption());
+    const withOptions = this.parseWithOptions();
+    return { kind: 'create_connection', ifNotExists, name, connectionType, options, withOptions };
+  }
+
+  /** ALTER CONNECTION [IF EXISTS] name {action [, ...] [WITH (...)] | RENAME TO new} */
+  private parseAlterConnection(): Statement {
+    const ifExists = this.parseIfExists();
+    const name = this.parseObjectName();
+    if (this.eatWord('rename')) return this.parseRenameTail('CONNECTION', ifExists, name);
+    const actions: AlterConnectionAction[] = [];
+    do {
+      actions.push(...this.parseAlterAction());
+    } while (this.eatOp(','));
+    const withOptions = this.parseWithOptions();
+    return { kind: 'alter_connection', ifExists, name, actions, withOptions };
+  }
+
+  /** action: SET ( option [, ...] ) | {DROP | RESET} ( name [, ...] ) */
+  private parseAlterAction(): AlterConnectionAction[] {
+    const verb = this.expectOneOf(['set', 'drop', 'reset']);
+    if (verb === 'set') {
+      return this.parseParenthesized(() => this.parseConnectionOption()).map((option) => ({ kind: 'set' as const, option }));
+    }
+    return this.parseParenthesized(() => {
+      const pos = this.peek().start;
+      return { kind: 'drop' as const, name: this.parseConnectionOptionName(), pos };
+    });
+  }
+
+  /** SHOW {CONNECTIONS | SECRETS} [FROM schema] | SHOW [REDACTED] CREATE CONNECTION name */
+  private parseShow(): Statement {
+    const word = this.expectOneOf(['connections', 'secrets', 'create', 'redacted']);
+    if (word === 'connections' || word === 'secrets') {
+      const schema = this.eatWord('from') || this.eatWord('in') ? this.parseObjectName() : undefined;
+      return { kind: 'show_objects', objectType: word === 'connections' ? 'CONNECTIONS' : 'SECRETS', schema };
+    }
+    const redacted = word === 'redacted';
+    if (redacted) this.expectWord('create');
+    this.expectWord('connection');
+    return { kind: 'show_create_connection', redacted, name: this.parseObjectName() };
+  }
+
+  /** option: name [=] value */
+  private parseConnectionOption(): ConnectionOption {
+    const pos = this.peek().start;
+    const name = this.parseConnectionOptionName();
+    this.eatOp('=');
+    const next = this.peek();
+    const hasValue = !(next.kind === 'op' && (next.value === ',' || next.value === ')'));
+    return { name, value: hasValue ? this.parseValue() : undefined, pos };
+  }
+
+  /** The longest known option name made of the next words. */
+  private parseConnectionOptionName(): ConnectionOptionName {
+    const start = this.peek();
+    const words: string[] = [];
+    let matched: ConnectionOptionName | undefined;
+    let matchedAt = this.i;
+    for (let j = this.i; this.tokens[j]?.kind === 'word'; j++) {
+      words.push(this.tokens[j]!.value.toUpperCase());
+      const candidate = words.join(' ');
+      if (!CONNECTION_OPTION_NAMES.some((n) => n === candidate || n.startsWith(candidate + ' '))) break;
+      const exact = CONNECTION_OPTION_NAMES.find((n) => n === candidate);
+      if (exact) {
+        matched = exact;
+        matchedAt = j + 1;
+      }
+    }
+    if (!matched) {
+      const two = [start, this.tokens[this.i + 1]].map((t) => (t?.kind === 'word' ? t.value : '')).join(' ');
+      const retired = RETIRED_OPTIONS[two] ?? (start.kind === 'word' ? RETIRED_OPTIONS[start.value] : undefined);
+      if (retired && start.kind === 'word') throw new SqlError(SqlState.syntaxError, retired, { position: start.start });
+      throw this.expected('a connection option name such as ACCESS KEY ID, ASSUME ROLE ARN or REGION');
+    }
+    this.i = matchedAt;
+    return matched;
+  }
+
+  /** [WITH ( name [[=] value] [, ...] )] */
+  private parseWithOptions(): WithOption[] {
+    if (!this.eatWord('with')) return [];
+    return this.parseParenthesized(() => {
+      const t = this.peek();
+      if (t.kind !== 'word') throw this.expected('an option name such as VALIDATE');
+      this.next();
+      this.eatOp('=');
+      const next = this.peek();
+      const hasValue = !(next.kind === 'op' && (next.value === ',' || next.value === ')'));
+      return { name: t.value.toUpperCase(), value: hasValue ? this.parseValue() : undefined, pos: t.start };
+    });
+  }
+
+  /** value: 'string' | number | TRUE | FALSE | SECRET name | word */
+  private parseValue(): OptionValue {
+    const t = this.peek();
+    switch (t.kind) {
+      case 'string':
+        this.next();
+        return { kind: 'string', value: t.value, pos: t.start };
+      case 'number':
+        this.next();
+        return { kind: 'number', value: t.value, pos: t.start };
+      case 'word':
+        if (t.value === 'secret' && this.isNameStart(this.tokens[this.i + 1])) {
+          this.next();
+          return { kind: 'secret', name: this.parseObjectName(), pos: t.start };
+        }
+        this.next();
+        if (t.value === 'true' || t.value === 'false') return { kind: 'boolean', value: t.value === 'true', pos: t.start };
+        return { kind: 'word', value: t.value, pos: t.start };
+      default:
+        throw this.expected('a value');
+    }
+  }
+
+  private parseParenthesized<T>(item: () => T): T[] {
+    this.expectOp('(');
+    const items = [item()];
+    while (this.eatOp(',')) items.push(item());
+    this.expectOp(')');
+    return items;
+  }
+
+  /** name: ident [. ident [. ident]] */
+  private parseObjectName(): ObjectName {
+    const pos = this.peek().start;
+    const parts = [this.parseIdent()];
+    while (this.eatOp('.')) parts.push(this.parseIdent());
+    if (parts.length > 3) {
+      throw new SqlError(SqlState.syntaxError, 'qualified name has too many parts', { position: pos });
+    }
+    return { parts, pos };
+  }
+
+  private parseIdent(): Ident {
+    const t = this.peek();
+    if (t.kind !== 'word' && t.kind !== 'quoted') throw this.expected('an identifier');
+    if (t.value.length > MAX_IDENT_LENGTH) {
+      throw new SqlError(SqlState.nameTooLong, `identifier is longer than ${MAX_IDENT_LENGTH} characters`, { position: t.start });
+    }
+    this.next();
+    return { value: t.value, pos: t.start };
+  }
+
+  private isNameStart(t: Token | undefined): boolean {
+    return t?.kind === 'word' || t?.kind === 'quoted';
+  }
+
+  private parseIfNotExists(): boolean {
+    if (!this.eatWord('if')) return false;
+    this.expectWord('not');
+    this.expectWord('exists');
+    return true;
+  }
+
+  private parseIfExists(): boolean {
+    if (!this.eatWord('if')) return false;
+    this.expectWord('exists');
+    return true;
+  }
+
+  private peek(): Token {
+    return this.tokens[this.i] ?? this.tokens[this.tokens.length - 1]!;
+  }
+
+  private next(): Token {
+    const t = this.peek();
+    if (t.kind !== 'eof') this.i++;
+    return t;
+  }
+
+  private eatWord(word: string): boolean {
+    const t = this.peek();
+    if (t.kind === 'word' && t.value === word) {
+      this.i++;
+      return true;
+    }
+    return false;
+  }
+
+  private eatOp(op: string): boolean {
+    const t = this.peek();
+    if (t.kind === 'op' && t.value === op) {
+      this.i++;
+      return true;
+    }
+    return false;
+  }
+
+  private expectWord(word: string): void {
+    if (!this.eatWord(word)) throw this.expected(word.toUpperCase());
+  }
+
+  private expectOp(op: string): void {
+    if (!this.eatOp(op)) throw this.expected(`"${op}"`);
+  }
+
+  private expectOneOf<W extends string>(words: readonly W[]): W {
+    const t = this.peek();
+    const found = words.find((w) => t.kind === 'word' && t.value === w);
+    if (found === undefined) throw this.expected(`one of ${words.map((w) => w.toUpperCase()).join(', ')}`);
+    this.i++;
+    return found;
+  }
+
+  private expected(what: string): SqlError {
+    const t = this.peek();
+    return new SqlError(SqlState.syntaxError, `Expected ${what}, found ${describeToken(t)}`, { position: t.start });
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Prints statements back to SQL. `redacted` replaces every literal with '<REDACTED>' and is
+ * what logs and error texts use; the plain form round-trips through the parser.
+ */
+import { assertNever } from '../errors.js';
+import type { ConnectionOption, Ident, ObjectName, OptionValue, Statement, WithOption } from './ast.js';
+
+export interface PrintOptions {
+  /** Replace every literal with '<REDACTED>'. */
+  readonly redacted?: boolean;
+  /** Print secret values too (parser round-trip tests only); otherwise they are always redacted. */
+  readonly revealSecretValues?: boolean;
+}
+
+export const REDACTED = "'<REDACTED>'";
+
+/** Quote an identifier when it would not survive lower-casing or is not a plain word. */
+export function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Always-quoted identifier, as used in canonical create_sql. */
+export function quoteIdentAlways(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export function printObjectName(name: ObjectName): string {
+  return name.parts.map((p: Ident) => quoteIdent(p.value)).join('.');
+}
+
+export function printValue(value: OptionValue, opts: PrintOptions = {}): string {
+  switch (value.kind) {
+    case 'string':
+      return opts.redacted ? REDACTED : quoteLiteral(value.value);
+    case 'number':
+      return opts.redacted ? REDACTED : value.value;
+    case 'boolean':
+      return value.value ? 'true' : 'false';
+    case 'word':
+      return quoteIdent(value.value);
+    case 'secret':
+      return `SECRET ${printObjectName(value.name)}`;
+    default:
+      return assertNever(value);
+  }
+}
+
+function printSecretValue(value: OptionValue, opts: PrintOptions): string {
+  return printValue(value, { redacted: opts.redacted || !opts.revealSecretValues });
+}
+
+function printOption(o: ConnectionOption | WithOption, opts: PrintOptions): string {
+  return o.value === undefined ? o.name : `${o.name} = ${printValue(o.value, opts)}`;
+}
+
+function printWith(withOptions: readonly WithOption[], opts: PrintOptions): string {
+  return withOptions.length ? ` WITH (${withOptions.map((o) => printOption(o, opts)).join(', ')})` : '';
+}
+
+export function printStatement(stmt: Statement, opts: PrintOptions = {}): string {
+  switch (stmt.kind) {
+    case 'create_secret':
+      return `CREATE SECRET ${stmt.ifNotExists ? 'IF NOT EXISTS ' : ''}${printObjectName(stmt.name)} AS ${printSecretValue(stmt.value, opts)}`;
+    case 'alter_secret':
+      return `ALTER SECRET ${stmt.ifExists ? 'IF EXISTS ' : ''}${printObjectName(stmt.name)} AS ${printSecretValue(stmt.value, opts)}`;
+    case 'rename':
+      return `ALTER ${stmt.objectType} ${stmt.ifExists ? 'IF EXISTS ' : ''}${printObjectName(stmt.name)} RENAME TO ${quoteIdent(stmt.newName.value)}`;
+    case 'drop_objects':
+      return `DROP ${stmt.objectType} ${stmt.ifExists ? 'IF EXISTS ' : ''}${stmt.names.map(printObjectName).join(', ')}${stmt.cascade ? ' CASCADE' : ''}`;
+    case 'create_connection':
+      return (
+        `CREATE CONNECTION ${stmt.ifNotExists ? 'IF NOT EXISTS ' : ''}${printObjectName(stmt.name)} TO ${stmt.connectionType.value.toUpperCase()} ` +
+        `(${stmt.options.map((o) => printOption(o, opts)).join(', ')})${printWith(stmt.withOptions, opts)}`
+      );
+    case 'alter_connection': {
+      const actions = stmt.actions.map((a) => (a.kind === 'set' ? `SET (${printOption(a.option, opts)})` : `DROP (${a.name})`));
+      return `ALTER CONNECTION ${stmt.ifExists ? 'IF EXISTS ' : ''}${printObjectName(stmt.name)} ${actions.join(', ')}${printWith(stmt.withOptions, opts)}`;
+    }
+    case 'validate_connection':
+      return `VALIDATE CONNECTION ${printObjectName(stmt.name)}`;
+    case 'show_objects':
+      return `SHOW ${stmt.objectType}${stmt.schema ? ` FROM ${printObjectName(stmt.schema)}` : ''}`;
+    case 'show_create_connection':
+      return `SHOW ${stmt.redacted ? 'REDACTED ' : ''}CREATE CONNECTION ${printObjectName(stmt.name)}`;
+    default:
+      return assertNever(stmt);
+  }
+}
