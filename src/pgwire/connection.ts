@@ -298,7 +298,8 @@ export class Connection {
     try {
       await step();
     } catch (err) {
-      this.fail(toSqlError(err));
+      if (!(err instanceof EngineError) && !(err instanceof SqlError)) this.log.error({ err }, 'extended query step failed');
+      this.fail(err instanceof EngineError ? err : toSqlError(err));
       this.skipUntilSync = true;
     }
   }

@@ -1,0 +1,77 @@
+/** Start iamlink servers for tests: in-process on port 0, from a copy of the template catalog. */
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export const JUMP_ROLE_ARN = 'arn:aws:iam::123456789012:role/iamlink-jump';
+
+export interface TestServer extends RunningServer {
+  readonly dataDir: string;
+  readonly logFile: string;
+  /** Everything logged so far. */
+  logText(): Promise<string>;
+  client(options?: Partial<pg.ClientConfig>): Promise<pg.Client>;
+  stop(): Promise<void>;
+}
+
+/** A fresh data directory holding a copy of the migrated template. */
+export async function freshDataDir(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'iamlink-test-'));
+  const dataDir = join(root, 'data');
+  await cp(inject('templateDataDir'), dataDir, { recursive: true });
+  return dataDir;
+}
+
+export async function startTestServer(extraFlags: string[] = [], dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? (await freshDataDir());
+  const logFile = join(dir, '..', 'iamlink.log');
+  const config = loadConfig(['--data-dir', dir, '--listen', '127.0.0.1:0', '--aws-connection-role-arn', JUMP_ROLE_ARN, '--log-level', 'info', ...extraFlags]);
+  const log = pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }));
+  const server = await startServer(config, { log });
+  const clients: pg.Client[] = [];
+  return {
+    ...server,
+    dataDir: dir,
+    logFile,
+    logText: () => readFile(logFile, 'utf8').catch(() => ''),
+    client: async (options = {}) => {
+      const c = new pg.Client({ host: server.host, port: server.port, user: 'materialize', database: 'materialize', ...options });
+      c.on('error', () => undefined);
+      await c.connect();
+      clients.push(c);
+      return c;
+    },
+    stop: async () => {
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      await server.close();
+      if (!dataDir) await rm(join(dir, '..'), { recursive: true, force: true });
+    },
+  };
+}
+
+/** What a failed query reported, for assertions. */
+export async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string; detail?: string; hint?: string; position?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as pg.DatabaseError;
+    return { code: e.code ?? '', message: e.message, detail: e.detail, hint: e.hint, position: e.position };
+  }
+  throw new Error('expected the query to fail');
+}
+
+/** Everything a user can see of the catalog, to prove a failed statement changed nothing. */
+export async function catalogSnapshot(c: pg.Client): Promise<unknown> {
+  const q = async (sql: string): Promise<unknown[]> => (await c.query(sql)).rows;
+  return {
+    connections: await q('SELECT * FROM mz_catalog.mz_connections ORDER BY id'),
+    secrets: await q('SELECT * FROM mz_catalog.mz_secrets ORDER BY id'),
+    aws: await q('SELECT * FROM mz_internal.mz_aws_connections ORDER BY id'),
+    dependencies: await q('SELECT * FROM mz_internal.mz_object_dependencies ORDER BY 1, 2'),
+  };
+}
