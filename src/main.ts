@@ -26,7 +26,6 @@ async function main(): Promise<void> {
     process.stderr.write(`iamlink: could not start: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`iamlink listening on ${server.host}:${server.port} (data in ${config.dataDir}); connect with: psql ${server.url}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -45,6 +44,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Print only once the handlers are in place: whoever reads this line may signal at once.
+  process.stdout.write(`iamlink listening on ${server.host}:${server.port} (data in ${config.dataDir}); connect with: psql ${server.url}\n`);
 }
 
 void main();

@@ -85,7 +85,7 @@ describe('planner errors', () => {
 
   it('IF NOT EXISTS and IF EXISTS answer with notices and change nothing', async () => {
     const notices: string[] = [];
-    c.on('notice', (n) => notices.push(n.message));
+    c.on('notice', (n) => notices.push(n.message ?? ""));
     const before = await catalogSnapshot(c);
     await c.query("CREATE SECRET IF NOT EXISTS s AS 'other'");
     await c.query("CREATE CONNECTION IF NOT EXISTS t TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::001234567890:role/Other')");
@@ -125,7 +125,7 @@ describe('planner errors', () => {
     try {
       const client = await bare.client();
       const notices: string[] = [];
-      client.on('notice', (n) => notices.push(n.message));
+      client.on('notice', (n) => notices.push(n.message ?? ""));
       await client.query("CREATE CONNECTION r TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::001234567890:role/R')");
       await new Promise((r) => setTimeout(r, 20));
       expect(notices).toEqual(['the server has no AWS connection role configured, so this connection has no principal yet']);

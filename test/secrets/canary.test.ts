@@ -20,7 +20,7 @@ describe('a secret value never leaves secrets/ in plain text', () => {
   beforeAll(async () => {
     server = await startTestServer();
     const c = await server.client();
-    c.on('notice', (n) => seen.push(n.message));
+    c.on('notice', (n) => seen.push(n.message ?? ""));
     await c.query(`CREATE SECRET canary AS '${CANARY}'`);
     await c.query("CREATE CONNECTION uses_canary TO AWS (ACCESS KEY ID = SECRET canary, SECRET ACCESS KEY = SECRET canary, SESSION TOKEN = SECRET canary)");
     await c.query(`ALTER SECRET canary AS '${CANARY_2}'`);
