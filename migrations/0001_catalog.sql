@@ -82,43 +82,42 @@ CREATE VIEW mz_catalog.mz_secrets (id, oid, schema_id, name, owner_id, privilege
 CREATE VIEW mz_internal.mz_object_dependencies (object_id, referenced_object_id) AS
   SELECT object_id, referenced_object_id FROM iamlink_internal.dependencies;
 
+-- Settings are read by scalar subqueries in a LATERAL so that a lookup by id or name stays an
+-- index nested loop (a CTE over all connections made the planner hash-join a full scan).
 CREATE VIEW mz_internal.mz_aws_connections
   (id, endpoint, region, access_key_id, access_key_id_secret_id, secret_access_key_secret_id,
    session_token, session_token_secret_id, assume_role_arn, assume_role_session_name,
    principal, external_id, example_trust_policy) AS
-  WITH settings AS (
-    SELECT (SELECT value FROM iamlink_internal.config WHERE key = 'aws_connection_role_arn') AS principal,
-           (SELECT value FROM iamlink_internal.config WHERE key = 'aws_external_id_prefix') AS prefix
-  ), aws AS (
-    SELECT i.id, i.definition AS d,
-           CASE WHEN i.definition ? 'assume_role_arn' THEN s.principal END AS principal,
-           CASE WHEN i.definition ? 'assume_role_arn' THEN 'mz_' || s.prefix || '_' || i.id END AS external_id
-      FROM iamlink_internal.items i CROSS JOIN settings s
-     WHERE i.kind = 'connection'
-  )
-  SELECT id,
-         d->>'endpoint',
-         d->>'region',
-         d->'access_key_id'->>'literal',
-         d->'access_key_id'->>'secret',
-         d->>'secret_access_key',
-         d->'session_token'->>'literal',
-         d->'session_token'->>'secret',
-         d->>'assume_role_arn',
-         d->>'assume_role_session_name',
-         principal,
-         external_id,
-         CASE WHEN principal IS NOT NULL THEN
+  SELECT i.id,
+         i.definition->>'endpoint',
+         i.definition->>'region',
+         i.definition->'access_key_id'->>'literal',
+         i.definition->'access_key_id'->>'secret',
+         i.definition->>'secret_access_key',
+         i.definition->'session_token'->>'literal',
+         i.definition->'session_token'->>'secret',
+         i.definition->>'assume_role_arn',
+         i.definition->>'assume_role_session_name',
+         x.principal,
+         x.external_id,
+         CASE WHEN x.principal IS NOT NULL THEN
            jsonb_build_object(
              'Version', '2012-10-17',
              'Statement', jsonb_build_array(jsonb_build_object(
                'Effect', 'Allow',
-               'Principal', jsonb_build_object('AWS', principal),
+               'Principal', jsonb_build_object('AWS', x.principal),
                'Action', 'sts:AssumeRole',
                'Condition', jsonb_build_object(
-                 'StringEquals', jsonb_build_object('sts:ExternalId', external_id)))))
+                 'StringEquals', jsonb_build_object('sts:ExternalId', x.external_id)))))
          END
-    FROM aws;
+    FROM iamlink_internal.items i
+    CROSS JOIN LATERAL (
+      SELECT CASE WHEN i.definition ? 'assume_role_arn' THEN
+               (SELECT value FROM iamlink_internal.config WHERE key = 'aws_connection_role_arn') END AS principal,
+             CASE WHEN i.definition ? 'assume_role_arn' THEN
+               'mz_' || (SELECT value FROM iamlink_internal.config WHERE key = 'aws_external_id_prefix') || '_' || i.id END AS external_id
+    ) x
+   WHERE i.kind = 'connection';
 
 -- session_user for client queries: they run under SET LOCAL ROLE, which leaves the
 -- engine's session user in place; the gate rewrites session_user to this function.

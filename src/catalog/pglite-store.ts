@@ -1,7 +1,8 @@
 import { PGlite } from '@electric-sql/pglite';
 import { serialize } from 'pg-protocol';
 import type { CatalogStore, Queryable } from './store.js';
-import { userSegment } from './protocol-frames.js';
+import type { LiftedQuery } from '../exec/literal-lifting.js';
+import { splitFrames, userSegment } from './protocol-frames.js';
 import { Mutex } from './mutex.js';
 
 /**
@@ -9,9 +10,15 @@ import { Mutex } from './mutex.js';
  * access is serialised here and no engine transaction is ever held open across a client's
  * round trip (DESIGN §3).
  */
+/** Engine prepared statements kept for lifted client queries before they are all dropped. */
+const MAX_PREPARED = 512;
+
 export class PgliteStore implements CatalogStore {
   readonly kind = 'pglite' as const;
   private readonly lock = new Mutex();
+  /** Lifted query text → engine statement name, or null if the engine could not prepare it. */
+  private readonly prepared = new Map<string, string | null>();
+  private nextStatement = 1;
 
   private constructor(private readonly pg: PGlite) {}
 
@@ -45,16 +52,55 @@ export class PgliteStore implements CatalogStore {
   }
 
   execUserProtocol(prefixSql: string, messages: Buffer): Promise<Buffer> {
+    return this.lock.run(() => this.runWrapped(prefixSql, messages));
+  }
+
+  execUserQuery(prefixSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer> {
     return this.lock.run(async () => {
-      const batch = Buffer.concat([serialize.query(prefixSql), messages, serialize.query('ROLLBACK')]);
-      try {
-        const out = await this.pg.execProtocolRaw(batch, { syncToFs: false });
-        return userSegment(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-      } finally {
-        // Never leave the shared session inside a transaction, whatever happened above.
-        if (this.pg.isInTransaction()) await this.pg.exec('ROLLBACK');
+      const statement = lifted && this.prepared.get(lifted.text);
+      if (lifted && statement !== null) {
+        const out = await this.runPrepared(prefixSql, lifted, statement);
+        if (out) return out;
       }
+      return this.runWrapped(prefixSql, serialize.query(text));
     });
+  }
+
+  /**
+   * Run a lifted query as an engine prepared statement, preparing it on first use. Returns
+   * undefined when the engine cannot prepare it (the caller then runs the plain text).
+   */
+  private async runPrepared(prefixSql: string, lifted: LiftedQuery, known: string | undefined): Promise<Buffer | undefined> {
+    if (known === undefined && this.prepared.size >= MAX_PREPARED) {
+      await this.pg.exec('DEALLOCATE ALL');
+      this.prepared.clear();
+    }
+    const name = known ?? `iamlink_auto_${this.nextStatement++}`;
+    const messages = [
+      serialize.bind({ statement: name, values: [...lifted.params] }),
+      serialize.describe({ type: 'P' }),
+      serialize.execute({}),
+      serialize.sync(),
+    ];
+    if (known === undefined) messages.unshift(serialize.parse({ name, text: lifted.text, types: [...lifted.types] }));
+    const frames = splitFrames(await this.runWrapped(prefixSql, Buffer.concat(messages)));
+    if (known === undefined) {
+      const prepared = frames.some((f) => f.type === '1');
+      this.prepared.set(lifted.text, prepared ? name : null);
+      if (!prepared) return undefined;
+    }
+    return Buffer.concat(frames.filter((f) => f.type !== '1' && f.type !== '2').map((f) => f.bytes));
+  }
+
+  private async runWrapped(prefixSql: string, messages: Buffer): Promise<Buffer> {
+    const batch = Buffer.concat([serialize.query(prefixSql), messages, serialize.query('ROLLBACK')]);
+    try {
+      const out = await this.pg.execProtocolRaw(batch, { syncToFs: false });
+      return userSegment(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+    } finally {
+      // Never leave the shared session inside a transaction, whatever happened above.
+      if (this.pg.isInTransaction()) await this.pg.exec('ROLLBACK');
+    }
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { LiftedQuery } from '../exec/literal-lifting.js';
+
 /**
  * The storage engine behind the catalog. Two implementations share one SQL dialect and one
  * migrations folder: PGlite (embedded, default) and PostgreSQL (shared, scale-out).
@@ -20,5 +22,10 @@ export interface CatalogStore extends Queryable {
    * messages for them, without their closing ReadyForQuery.
    */
   execUserProtocol(prefixSql: string, messages: Buffer): Promise<Buffer>;
+  /**
+   * A client's simple-protocol read. With `lifted` (its literals as parameters) the store may
+   * run a cached prepared statement instead of planning the text again; same answer either way.
+   */
+  execUserQuery(prefixSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer>;
   close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ import { settingSpec, SETTINGS } from '../session/settings.js';
 import type { ObjectName, Statement } from '../sql/ast.js';
 import { quoteIdent, quoteLiteral } from '../sql/printer.js';
 import type { Classified } from './classify.js';
+import type { LiftedQuery } from './literal-lifting.js';
 import type { GatedStatement, TransactionAction } from './query-gate.js';
 
 export type Outcome =
@@ -27,7 +28,7 @@ export type Outcome =
  * Sends a read's SQL to the engine the way the client asked (simple or extended) and returns
  * its frames. `clientParams`: the SQL is the client's own and takes the client's parameters.
  */
-export type ReadRunner = (sql: string, clientParams: boolean) => Promise<Buffer>;
+export type ReadRunner = (sql: string, clientParams: boolean, lifted?: LiftedQuery) => Promise<Buffer>;
 
 export interface ExecutorDeps {
   readonly store: CatalogStore;
@@ -99,7 +100,7 @@ export class Executor {
   private async executeGated(session: Session, g: GatedStatement, text: string, runRead: ReadRunner): Promise<Outcome> {
     switch (g.kind) {
       case 'read':
-        return { kind: 'engine', frames: splitFrames(await runRead(g.text, true)) };
+        return { kind: 'engine', frames: splitFrames(await runRead(g.text, true, g.lifted)) };
       case 'show': {
         const spec = SETTINGS[g.name];
         if (!spec) return { kind: 'engine', frames: splitFrames(await runRead(text, true)) };

@@ -6,10 +6,11 @@
 import { loadModule, normalizeSync, parseSync } from 'libpg-query';
 import { SqlError, SqlState } from '../errors.js';
 import { describeToken, tokenize } from '../sql/lexer.js';
+import { liftLiterals, type LiftedQuery } from './literal-lifting.js';
 
 export type GatedStatement =
-  /** `text` is what the engine runs (see rewriteSessionUser). */
-  | { readonly kind: 'read'; readonly text: string }
+  /** `text` is what the engine runs (see rewriteSessionUser); `lifted`, its parameterised form. */
+  | { readonly kind: 'read'; readonly text: string; readonly lifted?: LiftedQuery }
   | { readonly kind: 'show'; readonly name: string }
   | { readonly kind: 'set'; readonly name: string; readonly value: string | undefined; readonly args: readonly SetArg[] }
   | { readonly kind: 'reset_all' }
@@ -96,9 +97,12 @@ export function gateStatement(sql: string): GatedStatement {
   }
   const [type, body] = Object.entries(stmts[0]!.stmt)[0] as [string, Node];
   switch (type) {
-    case 'SelectStmt':
+    case 'SelectStmt': {
       checkSelect(body);
-      return { kind: 'read', text: rewriteSessionUser(sql, inspectExpressions(body, [])) };
+      const sessionUserAt = inspectExpressions(body, []);
+      if (sessionUserAt.length > 0) return { kind: 'read', text: rewriteSessionUser(sql, sessionUserAt) };
+      return { kind: 'read', text: sql, lifted: liftLiterals(sql, body) };
+    }
     case 'ExplainStmt': {
       const [innerType, inner] = Object.entries(body.query as Node)[0] as [string, Node];
       if (innerType !== 'SelectStmt') throw refused(innerType);

@@ -234,8 +234,8 @@ export class Connection {
       let classified: Classified | undefined;
       try {
         classified = classify(st.text, st.tokens);
-        const outcome = await this.ctx.executor.execute(session, classified, (text) =>
-          this.ctx.store.execUserProtocol(session.enginePrefix(), serialize.query(text)),
+        const outcome = await this.ctx.executor.execute(session, classified, (text, _clientParams, lifted) =>
+          this.ctx.store.execUserQuery(session.enginePrefix(), text, lifted),
         );
         this.afterSessionCommand(classified);
         const failed = this.writeOutcome(outcome);

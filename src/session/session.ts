@@ -3,7 +3,7 @@
  * statements and portals. Nothing here touches the engine.
  */
 import { SqlError, SqlState } from '../errors.js';
-import { quoteIdent, quoteLiteral } from '../sql/printer.js';
+import { quoteLiteral } from '../sql/printer.js';
 import { parseSearchPath, settingSpec, SETTINGS } from './settings.js';
 
 /** ReadyForQuery status: idle, in a transaction block, in a failed transaction block. */
@@ -60,16 +60,18 @@ export class Session {
   enginePrefix(): string {
     if (this.prefixCache !== undefined) return this.prefixCache;
     const path = [...IMPLICIT_SCHEMAS, ...this.searchPath().filter((s) => !IMPLICIT_SCHEMAS.includes(s))];
-    const parts = [
-      'BEGIN READ ONLY',
-      `SET LOCAL iamlink.login_user = ${quoteLiteral(this.user)}`,
-      `SET LOCAL ROLE ${quoteIdent(this.user)}`,
-      `SET LOCAL search_path = ${path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')}`,
-      `SET LOCAL statement_timeout = ${this.statementTimeoutMs}`,
+    // One statement of set_config(..., true) calls costs the engine less than a SET LOCAL each.
+    const settings: [string, string][] = [
+      ['iamlink.login_user', this.user],
+      ['role', this.user],
+      ['search_path', path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')],
+      ['statement_timeout', String(this.statementTimeoutMs)],
     ];
     for (const [key, value] of this.values) {
-      if (SETTINGS[key]?.engine) parts.push(`SET LOCAL ${key} = ${quoteLiteral(value)}`);
+      if (SETTINGS[key]?.engine) settings.push([key, value]);
     }
+    const calls = settings.map(([k, v]) => `set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, true)`);
+    const parts = ['BEGIN READ ONLY', `SELECT ${calls.join(', ')}`];
     this.prefixCache = parts.join('; ');
     return this.prefixCache;
   }
