@@ -1,11 +1,11 @@
 /**
- * The catalog service: loads the items a statement needs and applies plans, inside one
- * store transaction. The only writer of iamlink_internal after migrations.
+ * The catalog service: loads the items a statement needs and writes items, secrets and
+ * dependencies inside the caller's store transaction. The only writer of iamlink_internal
+ * after migrations.
  */
-import type { Plan, PlannedConnection } from '../plan/plan.js';
 import type { SecretCipher } from '../secrets/cipher.js';
 import type { Redacted } from '../secrets/redacted.js';
-import { PUBLIC_SCHEMA_ID, type AwsConnectionDef, type CatalogItem, type ItemKind } from './model.js';
+import { PUBLIC_SCHEMA_ID, type AwsConnectionDef, type CatalogItem, type ItemKind, type StoredConnection } from './model.js';
 import type { Queryable } from './store.js';
 
 interface ItemRow {
@@ -22,11 +22,6 @@ const ITEM_COLUMNS = 'i.id, i.oid, i.kind, i.schema_id, i.name, i.owner_id, i.de
 
 function toItem(r: ItemRow): CatalogItem {
   return { id: r.id, oid: r.oid, kind: r.kind, schemaId: r.schema_id, name: r.name, ownerId: r.owner_id, definition: r.definition ?? undefined };
-}
-
-/** What applying a plan changed, for the log line and the client. */
-export interface Applied {
-  readonly ids: readonly string[];
 }
 
 export class Catalog {
@@ -59,43 +54,8 @@ export class Catalog {
     return rows[0] ? toItem(rows[0]) : undefined;
   }
 
-  /** Apply a DDL plan; `ownerId` owns anything created. */
-  async apply(tx: Queryable, plan: Plan, ownerId: string): Promise<Applied> {
-    switch (plan.kind) {
-      case 'create_secret': {
-        const id = await this.insertItem(tx, 'secret', plan.name, ownerId, undefined);
-        await this.writeSecret(tx, id, plan.value, 'insert');
-        return { ids: [id] };
-      }
-      case 'alter_secret':
-        await this.writeSecret(tx, plan.id, plan.value, 'update');
-        return { ids: [plan.id] };
-      case 'create_connection': {
-        const id = await this.insertItem(tx, 'connection', plan.name, ownerId, plan.connection);
-        await this.writeDependencies(tx, id, plan.connection.dependsOn);
-        return { ids: [id] };
-      }
-      case 'alter_connection':
-        await this.updateConnection(tx, plan.id, plan.connection);
-        return { ids: [plan.id] };
-      case 'rename':
-        await tx.query('UPDATE iamlink_internal.items SET name = $2 WHERE id = $1', [plan.id, plan.newName]);
-        for (const r of plan.rerendered) await this.updateConnection(tx, r.id, r.connection);
-        return { ids: [plan.id] };
-      case 'drop': {
-        // Connections first: they hold the references to secrets.
-        const ordered = [...plan.items].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'connection' ? -1 : 1));
-        for (const item of ordered) await tx.query('DELETE FROM iamlink_internal.items WHERE id = $1', [item.id]);
-        return { ids: ordered.map((i) => i.id) };
-      }
-      case 'validate_connection':
-      case 'query':
-      case 'noop':
-        return { ids: [] };
-    }
-  }
-
-  private async insertItem(tx: Queryable, kind: ItemKind, name: string, ownerId: string, connection: PlannedConnection | undefined): Promise<string> {
+  /** Insert an item with a fresh id and oid; returns the id. */
+  async insertItem(tx: Queryable, kind: ItemKind, name: string, ownerId: string, connection: StoredConnection | undefined): Promise<string> {
     const rows = await tx.query<{ id: string }>(
       `INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql)
        VALUES ('u' || nextval('iamlink_internal.item_id_seq'), nextval('iamlink_internal.item_oid_seq'), $1, $2, $3, $4, $5, $6, $7)
@@ -105,7 +65,16 @@ export class Catalog {
     return rows[0]!.id;
   }
 
-  private async updateConnection(tx: Queryable, id: string, connection: PlannedConnection): Promise<void> {
+  async renameItem(tx: Queryable, id: string, newName: string): Promise<void> {
+    await tx.query('UPDATE iamlink_internal.items SET name = $2 WHERE id = $1', [id, newName]);
+  }
+
+  async deleteItem(tx: Queryable, id: string): Promise<void> {
+    await tx.query('DELETE FROM iamlink_internal.items WHERE id = $1', [id]);
+  }
+
+  /** Replace a connection's definition, rendered SQL and dependencies. */
+  async updateConnection(tx: Queryable, id: string, connection: StoredConnection): Promise<void> {
     await tx.query('UPDATE iamlink_internal.items SET definition = $2, create_sql = $3, redacted_create_sql = $4 WHERE id = $1', [
       id,
       JSON.stringify(connection.definition),
@@ -116,13 +85,14 @@ export class Catalog {
     await this.writeDependencies(tx, id, connection.dependsOn);
   }
 
-  private async writeDependencies(tx: Queryable, id: string, dependsOn: readonly string[]): Promise<void> {
+  async writeDependencies(tx: Queryable, id: string, dependsOn: readonly string[]): Promise<void> {
     for (const ref of dependsOn) {
       await tx.query('INSERT INTO iamlink_internal.dependencies (object_id, referenced_object_id) VALUES ($1, $2)', [id, ref]);
     }
   }
 
-  private async writeSecret(tx: Queryable, id: string, value: Redacted<string>, mode: 'insert' | 'update'): Promise<void> {
+  /** Encrypt and store a secret's value (bound to its id). */
+  async writeSecret(tx: Queryable, id: string, value: Redacted<string>, mode: 'insert' | 'update'): Promise<void> {
     const sealed = this.cipher.seal(value, id);
     const sql =
       mode === 'insert'

@@ -23,6 +23,14 @@ export interface AwsConnectionDef {
   readonly assume_role_session_name?: string;
 }
 
+/** A connection as written to the catalog: its definition, rendered SQL and the secrets it uses. */
+export interface StoredConnection {
+  readonly definition: AwsConnectionDef;
+  readonly createSql: string;
+  readonly redactedCreateSql: string;
+  readonly dependsOn: readonly string[];
+}
+
 export interface CatalogItem {
   readonly id: string;
   readonly oid: number;

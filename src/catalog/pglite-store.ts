@@ -1,8 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { serialize } from 'pg-protocol';
-import type { CatalogStore, Queryable } from './store.js';
-import type { LiftedQuery } from '../exec/literal-lifting.js';
-import { splitFrames, userSegment } from './protocol-frames.js';
+import type { CatalogStore, LiftedQuery, Queryable } from './store.js';
+import { splitFrames, userSegment } from '../protocol-frames.js';
 import { Mutex } from './mutex.js';
 
 /**

@@ -1,9 +1,17 @@
-import type { LiftedQuery } from '../exec/literal-lifting.js';
-
 /**
  * The storage engine behind the catalog. Two implementations share one SQL dialect and one
  * migrations folder: PGlite (embedded, default) and PostgreSQL (shared, scale-out).
  */
+
+/** A client read with its literals lifted into parameters (see exec/literal-lifting.ts). */
+export interface LiftedQuery {
+  /** The statement with literals replaced by $1, $2, ... */
+  readonly text: string;
+  /** Literal values as text, in parameter order. */
+  readonly params: readonly string[];
+  /** Parameter type oids: 0 (unspecified, like an untyped literal) for strings, int4/int8/numeric for numbers. */
+  readonly types: readonly number[];
+}
 
 /** Something that runs parameterised SQL: the store itself or an open transaction. */
 export interface Queryable {

@@ -4,7 +4,7 @@
  */
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogStore } from '../catalog/store.js';
-import { splitFrames, type Frame } from '../catalog/protocol-frames.js';
+import { splitFrames, type Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import { catalogViewOf } from '../plan/catalog-view.js';
@@ -14,6 +14,7 @@ import type { Session } from '../session/session.js';
 import { settingSpec, SETTINGS } from '../session/settings.js';
 import type { ObjectName, Statement } from '../sql/ast.js';
 import { quoteIdent, quoteLiteral } from '../sql/printer.js';
+import { applyPlan } from './apply-plan.js';
 import type { Classified } from './classify.js';
 import type { LiftedQuery } from './literal-lifting.js';
 import type { GatedStatement, TransactionAction } from './query-gate.js';
@@ -83,7 +84,7 @@ export class Executor {
             hint: 'Run it on its own, outside BEGIN ... COMMIT: each catalog change commits by itself.',
           });
         }
-        await catalog.apply(tx, p.plan, session.roleId);
+        await applyPlan(catalog, tx, p.plan, session.roleId);
         return p;
       })
       .catch(mapStoreError);

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import { Writer } from 'pg-protocol/dist/buffer-writer.js';
-import { splitFrames } from '../catalog/protocol-frames.js';
+import { splitFrames } from '../protocol-frames.js';
 import { SqlError, SqlState, toSqlError } from '../errors.js';
 import { classify, redactForLog, returnsRows, type Classified } from '../exec/classify.js';
 import type { Outcome } from '../exec/executor.js';

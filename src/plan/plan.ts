@@ -1,5 +1,5 @@
 /** What the planner decides a statement does; the executor applies it. */
-import type { AwsConnectionDef, CatalogItem } from '../catalog/model.js';
+import type { CatalogItem, StoredConnection } from '../catalog/model.js';
 import type { ObjectType } from '../sql/ast.js';
 import type { Redacted } from '../secrets/redacted.js';
 
@@ -11,12 +11,7 @@ export interface Notice {
 }
 
 /** A connection as it will be stored: definition plus its rendered SQL. */
-export interface PlannedConnection {
-  readonly definition: AwsConnectionDef;
-  readonly createSql: string;
-  readonly redactedCreateSql: string;
-  readonly dependsOn: readonly string[];
-}
+export type PlannedConnection = StoredConnection;
 
 export type Plan =
   | { readonly kind: 'create_secret'; readonly name: string; readonly value: Redacted<string> }

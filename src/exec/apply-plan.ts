@@ -1,0 +1,40 @@
+/** Applying a DDL plan to the catalog inside the executor's store transaction. */
+import type { Catalog } from '../catalog/catalog.js';
+import type { Queryable } from '../catalog/store.js';
+import type { Plan } from '../plan/plan.js';
+
+/** Apply `plan`; `ownerId` owns anything created. Returns the ids it touched. */
+export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, ownerId: string): Promise<string[]> {
+  switch (plan.kind) {
+    case 'create_secret': {
+      const id = await catalog.insertItem(tx, 'secret', plan.name, ownerId, undefined);
+      await catalog.writeSecret(tx, id, plan.value, 'insert');
+      return [id];
+    }
+    case 'alter_secret':
+      await catalog.writeSecret(tx, plan.id, plan.value, 'update');
+      return [plan.id];
+    case 'create_connection': {
+      const id = await catalog.insertItem(tx, 'connection', plan.name, ownerId, plan.connection);
+      await catalog.writeDependencies(tx, id, plan.connection.dependsOn);
+      return [id];
+    }
+    case 'alter_connection':
+      await catalog.updateConnection(tx, plan.id, plan.connection);
+      return [plan.id];
+    case 'rename':
+      await catalog.renameItem(tx, plan.id, plan.newName);
+      for (const r of plan.rerendered) await catalog.updateConnection(tx, r.id, r.connection);
+      return [plan.id];
+    case 'drop': {
+      // Connections first: they hold the references to secrets.
+      const ordered = [...plan.items].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'connection' ? -1 : 1));
+      for (const item of ordered) await catalog.deleteItem(tx, item.id);
+      return ordered.map((i) => i.id);
+    }
+    case 'validate_connection':
+    case 'query':
+    case 'noop':
+      return [];
+  }
+}
