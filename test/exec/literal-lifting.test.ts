@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { gateStatement, initQueryGate } from '../../src/exec/query-gate.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
 function lifted(sql: string): unknown {
   const g = gateStatement(sql);
@@ -23,14 +23,10 @@ describe('literal lifting', () => {
 });
 
 describe('lifted queries through the server', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => server.stop());
+  const server = useTestServer();
 
   it('answers each literal with its own rows from one cached plan, and falls back when the engine cannot prepare', async () => {
-    const c = await server.client();
+    const c = await server().client();
     for (let i = 0; i < 5; i++) await c.query(`CREATE SECRET lift_${i} AS 'x'`);
     // Simple protocol (no parameters): the literal varies, the answer must follow it.
     for (let i = 0; i < 5; i++) {

@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogSnapshot, errorOf, startTestServer, type TestServer } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import { catalogSnapshot, errorOf, useTestServer } from '../support/server.js';
 
 const LOOKUP = `SELECT principal, external_id, example_trust_policy
   FROM mz_internal.mz_aws_connections aws JOIN mz_connections c ON aws.id = c.id
  WHERE c.name = $1`;
 
 describe('node-postgres against iamlink', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => server.stop());
+  const server = useTestServer();
 
   it('runs the README walkthrough with parameterized queries', async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.query("CREATE SECRET aws_secret_key AS 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'");
     await c.query("CREATE CONNECTION aws_keys TO AWS (ACCESS KEY ID = 'AKIAIOSFODNN7EXAMPLE', SECRET ACCESS KEY = SECRET aws_secret_key, REGION = 'us-east-1')");
     const created = await c.query("CREATE CONNECTION aws_conn TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::001234567890:role/Customer')");
@@ -65,7 +61,7 @@ describe('node-postgres against iamlink', () => {
   });
 
   it('keeps ids monotonic and never reused', async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.query("CREATE SECRET ids_a AS 'x'");
     const a = (await c.query("SELECT id FROM mz_secrets WHERE name = 'ids_a'")).rows[0].id as string;
     await c.query('DROP SECRET ids_a');
@@ -76,7 +72,7 @@ describe('node-postgres against iamlink', () => {
   });
 
   it('supports named prepared statements, reuse and statement descriptions', async () => {
-    const c = await server.client();
+    const c = await server().client();
     const q = { name: 'by-name', text: 'SELECT name, type FROM mz_connections WHERE name = $1', values: ['aws_conn'] };
     expect((await c.query(q)).rows).toEqual([{ name: 'aws_conn', type: 'aws' }]);
     expect((await c.query({ ...q, values: ['nothing'] })).rows).toEqual([]);
@@ -86,14 +82,14 @@ describe('node-postgres against iamlink', () => {
   });
 
   it('skips to Sync after an error in the extended protocol and carries on', async () => {
-    const c = await server.client();
+    const c = await server().client();
     const err = await errorOf(c.query('SELECT no_such_column FROM mz_connections WHERE name = $1', ['x']));
     expect(err.code).toBe('42703');
     expect((await c.query('SELECT $1::text AS ok', ['yes'])).rows).toEqual([{ ok: 'yes' }]);
   });
 
   it('tracks transaction status: failed blocks refuse statements until ROLLBACK', async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.query('BEGIN');
     await errorOf(c.query('SELECT 1/0'));
     const aborted = await errorOf(c.query('SELECT 1'));
@@ -103,7 +99,7 @@ describe('node-postgres against iamlink', () => {
   });
 
   it('refuses catalog changes inside a transaction block and changes nothing', async () => {
-    const c = await server.client();
+    const c = await server().client();
     const before = await catalogSnapshot(c);
     await c.query('BEGIN');
     const err = await errorOf(c.query("CREATE SECRET in_tx AS 'x'"));
@@ -113,7 +109,7 @@ describe('node-postgres against iamlink', () => {
   });
 
   it('answers several statements in one simple query string', async () => {
-    const c = await server.client();
+    const c = await server().client();
     const results = (await c.query("CREATE SECRET multi_a AS 'a'; CREATE SECRET multi_b AS 'b'; SELECT count(*)::int AS n FROM mz_secrets WHERE name LIKE 'multi_%'")) as unknown as { rows: unknown[] }[];
     expect(results[2]!.rows).toEqual([{ n: 2 }]);
     await c.query('DROP SECRET multi_a, multi_b');
@@ -121,15 +117,11 @@ describe('node-postgres against iamlink', () => {
 });
 
 describe('sessions sharing one engine', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => server.stop());
+  const server = useTestServer();
 
   it('an idle open transaction does not block another client', async () => {
-    const idle = await server.client();
-    const other = await server.client();
+    const idle = await server().client();
+    const other = await server().client();
     await idle.query('BEGIN');
     await idle.query('SELECT count(*) FROM mz_connections');
     await other.query("CREATE SECRET while_idle AS 'x'");
@@ -139,8 +131,8 @@ describe('sessions sharing one engine', () => {
   });
 
   it('SET in one client is not seen by another', async () => {
-    const a = await server.client();
-    const b = await server.client();
+    const a = await server().client();
+    const b = await server().client();
     await a.query('SET search_path = mz_internal');
     await a.query("SET application_name = 'client-a'");
     expect((await a.query('SHOW search_path')).rows).toEqual([{ search_path: 'mz_internal' }]);
@@ -150,14 +142,14 @@ describe('sessions sharing one engine', () => {
   });
 
   it('current_user and session_user report the logged-in user', async () => {
-    const alice = await server.client({ user: 'alice' });
-    const mz = await server.client();
+    const alice = await server().client({ user: 'alice' });
+    const mz = await server().client();
     expect((await alice.query('SELECT current_user AS c, session_user AS s')).rows).toEqual([{ c: 'alice', s: 'alice' }]);
     expect((await mz.query('SELECT current_user AS c, session_user AS s')).rows).toEqual([{ c: 'materialize', s: 'materialize' }]);
   });
 
   it('refuses reserved user names and unknown databases', async () => {
-    await expect(server.client({ user: 'postgres' })).rejects.toThrow('role "postgres" is reserved');
-    await expect(server.client({ database: 'other' })).rejects.toThrow('database "other" does not exist');
+    await expect(server().client({ user: 'postgres' })).rejects.toThrow('role "postgres" is reserved');
+    await expect(server().client({ database: 'other' })).rejects.toThrow('database "other" does not exist');
   });
 });

@@ -1,8 +1,8 @@
 import { serialize } from 'pg-protocol';
 import type { DatabaseError, ParameterStatusMessage } from 'pg-protocol/dist/messages.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { frame, rawConnect, rawSession } from '../support/raw-client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
 function int32s(...values: number[]): Buffer {
   const b = Buffer.alloc(values.length * 4);
@@ -11,15 +11,11 @@ function int32s(...values: number[]): Buffer {
 }
 
 describe('pgwire protocol handling', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => server.stop());
+  const server = useTestServer();
 
   it('answers SSLRequest and GSSENCRequest with N, then accepts a plain startup', async () => {
     for (const code of [80877103, 80877104]) {
-      const c = await rawConnect(server.port);
+      const c = await rawConnect(server().port);
       const answer = c.expectRaw(1);
       c.send(int32s(8, code));
       expect((await answer).toString()).toBe('N');
@@ -30,7 +26,7 @@ describe('pgwire protocol handling', () => {
   });
 
   it('reports the parameters psql and drivers expect, a backend key and ReadyForQuery I', async () => {
-    const c = await rawSession(server.port);
+    const c = await rawSession(server().port);
     const params = Object.fromEntries(
       c.messages.filter((m): m is ParameterStatusMessage => m.name === 'parameterStatus').map((m) => [m.parameterName, m.parameterValue]),
     );
@@ -51,14 +47,14 @@ describe('pgwire protocol handling', () => {
   });
 
   it('answers an empty query with EmptyQueryResponse', async () => {
-    const c = await rawSession(server.port);
+    const c = await rawSession(server().port);
     c.send(serialize.query('  ;  '));
     await c.waitFor((m) => m.name === 'emptyQuery');
     c.end();
   });
 
   it('sends the error position as the P field', async () => {
-    const c = await rawSession(server.port);
+    const c = await rawSession(server().port);
     c.send(serialize.query("CREATE SECRET s AS 'x' junk"));
     const err = (await c.waitFor((m) => m.name === 'error')) as DatabaseError;
     expect(err.code).toBe('42601');
@@ -67,7 +63,7 @@ describe('pgwire protocol handling', () => {
   });
 
   it('refuses an unsupported protocol version with a FATAL error', async () => {
-    const c = await rawConnect(server.port);
+    const c = await rawConnect(server().port);
     c.send(int32s(8, 2 << 16));
     const err = (await c.waitFor((m) => m.name === 'error')) as DatabaseError;
     expect(err.severity).toBe('FATAL');
@@ -76,7 +72,7 @@ describe('pgwire protocol handling', () => {
   });
 
   it('closes a CancelRequest connection without an answer', async () => {
-    const c = await rawConnect(server.port);
+    const c = await rawConnect(server().port);
     c.send(int32s(16, 80877102, 1, 1234));
     await c.closed;
     expect(c.messages).toEqual([]);
@@ -92,8 +88,8 @@ describe('pgwire protocol handling', () => {
   ];
 
   it.each(malformed)('answers %s with FATAL 08P01, closes that connection, and serves others', async (_what, bytes) => {
-    const bystander = await server.client();
-    const c = await rawSession(server.port);
+    const bystander = await server().client();
+    const c = await rawSession(server().port);
     c.send(bytes);
     const err = (await c.waitFor((m) => m.name === 'error')) as DatabaseError;
     expect(err.severity).toBe('FATAL');
@@ -103,7 +99,7 @@ describe('pgwire protocol handling', () => {
   });
 
   it('Terminate closes the connection', async () => {
-    const c = await rawSession(server.port);
+    const c = await rawSession(server().port);
     c.send(serialize.end());
     await c.closed;
   });

@@ -1,21 +1,17 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/server.js';
 
 const run = promisify(execFile);
 const WALKTHROUGH = fileURLToPath(new URL('../fixtures/walkthrough.sql', import.meta.url));
 
 describe('the README walkthrough through the real psql binary', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => server.stop());
+  const server = useTestServer();
 
   it('runs every step with ON_ERROR_STOP and prints what the README shows', async () => {
-    const { stdout, stderr } = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', server.url, '-f', WALKTHROUGH], { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
+    const { stdout, stderr } = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', server().url, '-f', WALKTHROUGH], { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
     expect(stdout).toContain('CREATE SECRET');
     expect(stdout.match(/^CREATE CONNECTION$/gm)).toHaveLength(2);
     // The assume-role connection: principal is the jump role, the external id is mz_<prefix>_<id>.
@@ -34,7 +30,7 @@ describe('the README walkthrough through the real psql binary', () => {
   });
 
   it('serves the psql meta-commands \\dt, \\dn, \\l and \\dv', async () => {
-    const { stdout } = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', server.url, '-c', '\\dn', '-c', '\\l', '-c', '\\dv mz_catalog.*', '-c', '\\dt mz_internal.*', '-c', '\\d mz_connections']);
+    const { stdout } = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', server().url, '-c', '\\dn', '-c', '\\l', '-c', '\\dv mz_catalog.*', '-c', '\\dt mz_internal.*', '-c', '\\d mz_connections']);
     expect(stdout).toMatch(/mz_catalog\s+\|/);
     expect(stdout).toMatch(/mz_internal\s+\|/);
     expect(stdout).toContain('List of databases');

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { frame, rawConnect, rawSession } from '../support/raw-client.js';
 import { pick, seededRandom } from '../support/random.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
 const CANARY = 'fuzz-canary-7f3a9c';
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
@@ -62,16 +62,12 @@ async function fingerprint(c: pg.Client): Promise<string> {
 }
 
 describe('robustness under mutated SQL and malformed frames', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => server.stop());
+  const server = useTestServer();
 
   it(`answers 2,000 mutated statements (seed ${SEED}); failed ones change nothing and echo no secret`, async () => {
     const rand = seededRandom(SEED);
-    const c = await server.client();
-    const observer = await server.client();
+    const c = await server().client();
+    const observer = await server().client();
     let failures = 0;
     for (let i = 0; i < 2000; i++) {
       const sql = mutate(rand, pick(rand, BASE));
@@ -96,7 +92,7 @@ describe('robustness under mutated SQL and malformed frames', () => {
     }
     expect(failures).toBeGreaterThan(500);
     expect((await c.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
-    expect(await server.logText()).not.toContain(CANARY);
+    expect(await server().logText()).not.toContain(CANARY);
   });
 
   it('survives 300 connections sending random frames: each is answered or closed cleanly', async () => {
@@ -104,7 +100,7 @@ describe('robustness under mutated SQL and malformed frames', () => {
     const types = ['Q', 'P', 'B', 'D', 'E', 'C', 'S', 'H', 'F', 'd', 'p', 'z', '\0'];
     const outcomes = { answered: 0, closed: 0, waiting: 0 };
     const one = async (i: number): Promise<void> => {
-      const c = i % 3 === 0 ? await rawConnect(server.port) : await rawSession(server.port);
+      const c = i % 3 === 0 ? await rawConnect(server().port) : await rawSession(server().port);
       const seen = c.messages.length;
       const body = Buffer.from(Array.from({ length: Math.floor(rand() * 40) }, () => Math.floor(rand() * 256)));
       const lengthDelta = pick(rand, [0, 0, 0, -3, 5, 100000]);
@@ -124,7 +120,7 @@ describe('robustness under mutated SQL and malformed frames', () => {
       await Promise.all(Array.from({ length: 20 }, (_, k) => one(batch + k)));
     }
     expect(outcomes.answered + outcomes.closed).toBeGreaterThan(150);
-    const check = await server.client();
+    const check = await server().client();
     expect((await check.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
   });
 });

@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -73,5 +73,18 @@ export async function catalogSnapshot(c: pg.Client): Promise<unknown> {
     secrets: await q('SELECT * FROM mz_catalog.mz_secrets ORDER BY id'),
     aws: await q('SELECT * FROM mz_internal.mz_aws_connections ORDER BY id'),
     dependencies: await q('SELECT * FROM mz_internal.mz_object_dependencies ORDER BY 1, 2'),
+  };
+}
+
+/** A server for the enclosing describe block: started before its tests, stopped after. */
+export function useTestServer(extraFlags: string[] = []): () => TestServer {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer(extraFlags);
+  });
+  afterAll(async () => server?.stop());
+  return () => {
+    if (!server) throw new Error('the test server has not started');
+    return server;
   };
 }
