@@ -108,6 +108,44 @@ describe('node-postgres against iamlink', () => {
     expect(await catalogSnapshot(c)).toEqual(before);
   });
 
+  it('refuses writes, settings changes and file access through queries, changing nothing', async () => {
+    const c = await server().client();
+    const before = await catalogSnapshot(c);
+    const refused: [string, string][] = [
+      ["INSERT INTO mz_catalog.mz_connections (id) VALUES ('u999')", '25006'],
+      ["UPDATE mz_internal.mz_aws_connections SET region = 'x'", '25006'],
+      ['DELETE FROM mz_catalog.mz_secrets', '25006'],
+      ['CREATE TABLE t (x int)', '25006'],
+      ["WITH gone AS (DELETE FROM mz_catalog.mz_secrets RETURNING *) SELECT * FROM gone", '25006'],
+      ["SELECT set_config('search_path', 'x', false)", '42501'],
+      ["SELECT pg_read_file('/etc/passwd')", '42501'],
+      ['SELECT * FROM iamlink_internal.secrets', '42501'],
+      ["COPY (SELECT 1) TO '/tmp/x'", '25006'],
+      ["DO $$ BEGIN PERFORM 1; END $$", '42501'],
+    ];
+    for (const [sql, code] of refused) expect((await errorOf(c.query(sql))).code, sql).toBe(code);
+    expect(await catalogSnapshot(c)).toEqual(before);
+  });
+
+  it('logs one structured line per statement with session, user, redacted SQL, outcome and duration', async () => {
+    const c = await server().client({ user: 'logger' });
+    await c.query("CREATE SECRET logged AS 'do-not-log-me'");
+    await errorOf(c.query("CREATE SECRET logged AS 'do-not-log-me-either'"));
+    const lines = (await server().logText())
+      .split('\n')
+      .filter((l) => l.includes('"user":"logger"') && l.includes('"msg":"statement"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ sql: "CREATE SECRET logged AS '<REDACTED>'", outcome: 'ok' });
+    expect(lines[1]).toMatchObject({ sql: "CREATE SECRET logged AS '<REDACTED>'", outcome: '42710' });
+    for (const line of lines) {
+      expect(typeof line.session).toBe('number');
+      expect(typeof line.durationMs).toBe('number');
+    }
+    expect(await server().logText()).not.toContain('do-not-log-me');
+    await c.query('DROP SECRET logged');
+  });
+
   it('answers several statements in one simple query string', async () => {
     const c = await server().client();
     const results = (await c.query("CREATE SECRET multi_a AS 'a'; CREATE SECRET multi_b AS 'b'; SELECT count(*)::int AS n FROM mz_secrets WHERE name LIKE 'multi_%'")) as unknown as { rows: unknown[] }[];
