@@ -34,6 +34,17 @@ export const configSchema = z.object({
   secretsKeyFile: z.string().min(1).optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   statementTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** Deadline for each STS call, retries included: `10s`, `2.5s` or `500ms`. */
+  awsStsTimeout: z
+    .string()
+    .default('10s')
+    .pipe(
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?(ms|s)$/, "expected a duration such as '10s' or '500ms'")
+        .transform((v) => (v.endsWith('ms') ? Number(v.slice(0, -2)) : Number(v.slice(0, -1)) * 1000))
+        .pipe(z.number().min(100, 'must be at least 100ms').max(300_000, 'must be at most 300s')),
+    ),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>> & { readonly dataDir: string; readonly secretsKeyFile: string };
@@ -48,6 +59,7 @@ const FLAGS = {
   'secrets-key-file': 'secretsKeyFile',
   'log-level': 'logLevel',
   'statement-timeout-ms': 'statementTimeoutMs',
+  'aws-sts-timeout': 'awsStsTimeout',
 } as const satisfies Record<string, keyof z.input<typeof configSchema>>;
 
 export class ConfigError extends Error {}

@@ -4,6 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { JumpRoleCredentials } from './aws/jump-role.js';
+import { AwsSdkSts } from './aws/sts.js';
+import { defaultSessionName } from './aws/trust-policy.js';
+import { Validator } from './aws/validator.js';
 import { Catalog } from './catalog/catalog.js';
 import { acquireDataDirLock, type DataDirLock } from './catalog/data-dir-lock.js';
 import { migrate } from './catalog/migrations.js';
@@ -13,6 +19,7 @@ import { ConfigError, type Config } from './config.js';
 import { SqlError, SqlState } from './errors.js';
 import { Executor } from './exec/executor.js';
 import { initQueryGate } from './exec/query-gate.js';
+import type { ValidationContext } from './exec/validation.js';
 import { createLogger, type Logger } from './log.js';
 import { Connection } from './pgwire/connection.js';
 import type { ServerContext } from './pgwire/server-context.js';
@@ -31,6 +38,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   readonly log?: Logger;
+  /** Where STS is and who iamlink is there; by default the AWS SDK's (AWS_ENDPOINT_URL, AWS_REGION, the default credential chain). */
+  readonly aws?: { readonly endpoint?: string; readonly region?: string; readonly ambient?: AwsCredentialIdentityProvider };
 }
 
 /** Login names that would reach engine roles iamlink relies on. */
@@ -48,7 +57,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const catalog = new Catalog(cipher);
     const identity = await settleIdentity(store, catalog, config);
     await initQueryGate();
-    const executor = new Executor({ store, catalog, log, principalConfigured: config.awsConnectionRoleArn !== undefined });
+    const validation = createValidation(config, identity, options.aws);
+    const executor = new Executor({ store, catalog, log, principalConfigured: config.awsConnectionRoleArn !== undefined, validation });
     const listener = await listen(config, log, store, catalog, executor);
     const address = listener.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -70,6 +80,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await lock.release();
     throw err;
   }
+}
+
+/** The validator and what it needs: STS with deadlines and retries, the cached jump role. */
+function createValidation(config: Config, identity: { environmentId: string; externalIdPrefix: string }, aws: StartOptions['aws']): ValidationContext {
+  const sts = new AwsSdkSts({ timeoutMs: config.awsStsTimeout, maxAttempts: 4 });
+  const defaultTarget = { endpoint: aws?.endpoint, region: aws?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1' };
+  const jump = config.awsConnectionRoleArn
+    ? new JumpRoleCredentials(sts, defaultTarget, aws?.ambient ?? fromNodeProviderChain(), config.awsConnectionRoleArn, defaultSessionName(identity.environmentId, 'jump'))
+    : undefined;
+  return {
+    validator: new Validator(sts, jump),
+    environmentId: identity.environmentId,
+    externalIdPrefix: identity.externalIdPrefix,
+    principal: config.awsConnectionRoleArn,
+    defaultTarget,
+  };
 }
 
 /**

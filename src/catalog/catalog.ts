@@ -18,6 +18,11 @@ interface ItemRow {
   definition: AwsConnectionDef | null;
 }
 
+export interface ItemIds {
+  readonly id: string;
+  readonly oid: number;
+}
+
 const ITEM_COLUMNS = 'i.id, i.oid, i.kind, i.schema_id, i.name, i.owner_id, i.definition';
 
 function toItem(r: ItemRow): CatalogItem {
@@ -54,15 +59,23 @@ export class Catalog {
     return rows[0] ? toItem(rows[0]) : undefined;
   }
 
-  /** Insert an item with a fresh id and oid; returns the id. */
-  async insertItem(tx: Queryable, kind: ItemKind, name: string, ownerId: string, connection: StoredConnection | undefined): Promise<string> {
-    const rows = await tx.query<{ id: string }>(
-      `INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql)
-       VALUES ('u' || nextval('iamlink_internal.item_id_seq'), nextval('iamlink_internal.item_oid_seq'), $1, $2, $3, $4, $5, $6, $7)
-       RETURNING id`,
-      [kind, PUBLIC_SCHEMA_ID, name, ownerId, connection ? JSON.stringify(connection.definition) : null, connection?.createSql ?? null, connection?.redactedCreateSql ?? null],
+  /** Take the next item id and oid from the counters (a failed CREATE burns them; never reused). */
+  async allocateIds(tx: Queryable): Promise<ItemIds> {
+    const rows = await tx.query<ItemIds>(
+      "SELECT 'u' || nextval('iamlink_internal.item_id_seq') AS id, nextval('iamlink_internal.item_oid_seq')::integer AS oid",
     );
-    return rows[0]!.id;
+    return rows[0]!;
+  }
+
+  /** Insert an item with fresh (or the given preallocated) id and oid; returns the id. */
+  async insertItem(tx: Queryable, kind: ItemKind, name: string, ownerId: string, connection: StoredConnection | undefined, ids?: ItemIds): Promise<string> {
+    const { id, oid } = ids ?? (await this.allocateIds(tx));
+    await tx.query(
+      `INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [id, oid, kind, PUBLIC_SCHEMA_ID, name, ownerId, connection ? JSON.stringify(connection.definition) : null, connection?.createSql ?? null, connection?.redactedCreateSql ?? null],
+    );
+    return id;
   }
 
   async renameItem(tx: Queryable, id: string, newName: string): Promise<void> {

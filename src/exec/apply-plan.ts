@@ -1,10 +1,10 @@
 /** Applying a DDL plan to the catalog inside the executor's store transaction. */
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, ItemIds } from '../catalog/catalog.js';
 import type { Queryable } from '../catalog/store.js';
 import type { Plan } from '../plan/plan.js';
 
-/** Apply `plan`; `ownerId` owns anything created. Returns the ids it touched. */
-export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, ownerId: string): Promise<string[]> {
+/** Apply `plan`; `ownerId` owns anything created (with `ids` if they were allocated ahead). Returns the ids it touched. */
+export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, ownerId: string, ids?: ItemIds): Promise<string[]> {
   switch (plan.kind) {
     case 'create_secret': {
       const id = await catalog.insertItem(tx, 'secret', plan.name, ownerId, undefined);
@@ -15,7 +15,7 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, own
       await catalog.writeSecret(tx, plan.id, plan.value, 'update');
       return [plan.id];
     case 'create_connection': {
-      const id = await catalog.insertItem(tx, 'connection', plan.name, ownerId, plan.connection);
+      const id = await catalog.insertItem(tx, 'connection', plan.name, ownerId, plan.connection, ids);
       await catalog.writeDependencies(tx, id, plan.connection.dependsOn);
       return [id];
     }

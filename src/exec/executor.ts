@@ -3,12 +3,13 @@
  * commands against the session, reads through the engine.
  */
 import type { Catalog } from '../catalog/catalog.js';
-import type { CatalogStore } from '../catalog/store.js';
+import type { AwsConnectionDef } from '../catalog/model.js';
+import type { CatalogStore, Queryable } from '../catalog/store.js';
 import { splitFrames, type Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import { catalogViewOf } from '../plan/catalog-view.js';
-import type { Notice } from '../plan/plan.js';
+import type { Notice, Planned } from '../plan/plan.js';
 import { planStatement } from '../plan/planner.js';
 import type { Session } from '../session/session.js';
 import { settingSpec, SETTINGS } from '../session/settings.js';
@@ -18,6 +19,7 @@ import { applyPlan } from './apply-plan.js';
 import type { Classified } from './classify.js';
 import type { LiftedQuery } from './literal-lifting.js';
 import type { GatedStatement, TransactionAction } from './query-gate.js';
+import { validateConnection, type ValidationContext } from './validation.js';
 
 export type Outcome =
   | { readonly kind: 'command'; readonly tag: string; readonly notices: readonly Notice[]; readonly parameterStatus: readonly (readonly [string, string])[] }
@@ -36,6 +38,7 @@ export interface ExecutorDeps {
   readonly catalog: Catalog;
   readonly log: Logger;
   readonly principalConfigured: boolean;
+  readonly validation?: ValidationContext;
 }
 
 const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: (readonly [string, string])[] = []): Outcome => ({
@@ -64,38 +67,65 @@ export class Executor {
 
   /** The SQL a row-returning own statement reads, planned against the current catalog. */
   async readSqlOf(session: Session, stmt: Statement): Promise<string> {
-    const planned = await this.deps.store.transaction(async (tx) => {
-      const items = await this.deps.catalog.loadForNames(tx, namesIn(stmt));
-      return planStatement(stmt, catalogViewOf(items), this.planContext(session));
-    });
+    const planned = await this.deps.store.transaction((tx) => this.plan(tx, session, stmt));
     if (planned.plan.kind !== 'query') throw new Error(`${stmt.kind} does not read`);
     return planned.plan.sql;
   }
 
   private async executeOwn(session: Session, stmt: Statement, runRead: ReadRunner): Promise<Outcome> {
     const { store, catalog } = this.deps;
-    const planned = await store
+    const first = await store
       .transaction(async (tx) => {
-        const items = await catalog.loadForNames(tx, namesIn(stmt));
-        const p = planStatement(stmt, catalogViewOf(items), this.planContext(session));
+        const p = await this.plan(tx, session, stmt);
         const writes = p.plan.kind !== 'query' && p.plan.kind !== 'noop' && p.plan.kind !== 'validate_connection';
         if (writes && session.transactionStatus !== 'I') {
           throw new SqlError(SqlState.activeSqlTransaction, `${p.tag} cannot run inside a transaction block`, {
             hint: 'Run it on its own, outside BEGIN ... COMMIT: each catalog change commits by itself.',
           });
         }
+        // WITH (VALIDATE = true): validate first, with the id the connection will have, and
+        // commit only if that succeeds. No engine transaction stays open during the remote calls.
+        if (p.plan.kind === 'create_connection' && p.plan.validate) return { planned: p, pending: await catalog.allocateIds(tx) };
+        if (p.plan.kind === 'alter_connection' && p.plan.validate) return { planned: p, pending: { id: p.plan.id, oid: 0 } };
         await applyPlan(catalog, tx, p.plan, session.roleId);
-        return p;
+        return { planned: p, pending: undefined };
       })
       .catch(mapStoreError);
-    switch (planned.plan.kind) {
+    const { planned, pending } = first;
+    const plan = planned.plan;
+    if (pending && (plan.kind === 'create_connection' || plan.kind === 'alter_connection')) {
+      await this.validate(pending.id, plan.connection.definition);
+      await store
+        .transaction(async (tx) => {
+          const again = await this.plan(tx, session, stmt);
+          if (again.plan.kind !== plan.kind || JSON.stringify(again.plan.connection.definition) !== JSON.stringify(plan.connection.definition)) {
+            throw new SqlError(SqlState.serializationFailure, 'the catalog changed while the connection was being validated', { hint: 'Run the statement again.' });
+          }
+          await applyPlan(catalog, tx, again.plan, session.roleId, plan.kind === 'create_connection' ? pending : undefined);
+        })
+        .catch(mapStoreError);
+      return command(planned.tag, planned.notices);
+    }
+    switch (plan.kind) {
       case 'query':
-        return { kind: 'engine', frames: splitFrames(await runRead(planned.plan.sql, false)) };
+        return { kind: 'engine', frames: splitFrames(await runRead(plan.sql, false)) };
       case 'validate_connection':
-        throw new SqlError(SqlState.featureNotSupported, 'VALIDATE CONNECTION is not supported yet');
+        await this.validate(plan.id, plan.definition);
+        return command(planned.tag, planned.notices);
       default:
         return command(planned.tag, planned.notices);
     }
+  }
+
+  private async plan(tx: Queryable, session: Session, stmt: Statement): Promise<Planned> {
+    const items = await this.deps.catalog.loadForNames(tx, namesIn(stmt));
+    return planStatement(stmt, catalogViewOf(items), this.planContext(session));
+  }
+
+  private async validate(id: string, definition: AwsConnectionDef): Promise<void> {
+    const { validation, store, catalog, log } = this.deps;
+    if (!validation) throw new SqlError(SqlState.featureNotSupported, 'connection validation is not configured on this server');
+    await validateConnection(validation, store, catalog, log, id, definition);
   }
 
   private async executeGated(session: Session, g: GatedStatement, text: string, runRead: ReadRunner): Promise<Outcome> {

@@ -1,5 +1,5 @@
 /** What the planner decides a statement does; the executor applies it. */
-import type { CatalogItem, StoredConnection } from '../catalog/model.js';
+import type { AwsConnectionDef, CatalogItem, StoredConnection } from '../catalog/model.js';
 import type { ObjectType } from '../sql/ast.js';
 import type { Redacted } from '../secrets/redacted.js';
 
@@ -27,7 +27,7 @@ export type Plan =
       readonly rerendered: readonly { readonly id: string; readonly connection: PlannedConnection }[];
     }
   | { readonly kind: 'drop'; readonly items: readonly CatalogItem[] }
-  | { readonly kind: 'validate_connection'; readonly id: string }
+  | { readonly kind: 'validate_connection'; readonly id: string; readonly definition: AwsConnectionDef }
   /** A read query the engine answers (SHOW ...). */
   | { readonly kind: 'query'; readonly sql: string }
   /** Nothing to do (IF [NOT] EXISTS hit); the notices say why. */

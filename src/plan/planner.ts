@@ -82,7 +82,7 @@ class Planner {
         return { plan: this.planAlterConnection(stmt), tag: 'ALTER CONNECTION' };
       case 'validate_connection': {
         const item = this.resolveItem(stmt.name, 'connection');
-        return { plan: { kind: 'validate_connection', id: item.id }, tag: 'VALIDATE CONNECTION' };
+        return { plan: { kind: 'validate_connection', id: item.id, definition: item.definition! }, tag: 'VALIDATE CONNECTION' };
       }
       case 'show_objects':
         return { plan: this.planShowObjects(stmt), tag: 'SHOW' };
@@ -228,12 +228,7 @@ class Planner {
       else if (o.value.kind === 'boolean') validate = o.value.value;
       else throw new SqlError(SqlState.invalidParameterValue, 'invalid VALIDATE: expected true or false', { position: o.value.pos });
     }
-    if (validate) {
-      throw new SqlError(SqlState.featureNotSupported, 'VALIDATE CONNECTION is not supported yet', {
-        hint: 'Create the connection without WITH (VALIDATE = true).',
-      });
-    }
-    return false;
+    return validate ?? false;
   }
 
   /** Options by name, refusing duplicates and options other connection types take. */

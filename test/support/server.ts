@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
 
 export const JUMP_ROLE_ARN = 'arn:aws:iam::123456789012:role/iamlink-jump';
 
@@ -27,12 +27,12 @@ export async function freshDataDir(): Promise<string> {
   return dataDir;
 }
 
-export async function startTestServer(extraFlags: string[] = [], dataDir?: string): Promise<TestServer> {
+export async function startTestServer(extraFlags: string[] = [], dataDir?: string, options: Omit<StartOptions, 'log'> = {}): Promise<TestServer> {
   const dir = dataDir ?? (await freshDataDir());
   const logFile = join(dir, '..', 'iamlink.log');
   const config = loadConfig(['--data-dir', dir, '--listen', '127.0.0.1:0', '--aws-connection-role-arn', JUMP_ROLE_ARN, '--log-level', 'info', ...extraFlags]);
   const log = pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }));
-  const server = await startServer(config, { log });
+  const server = await startServer(config, { ...options, log });
   const clients: pg.Client[] = [];
   return {
     ...server,

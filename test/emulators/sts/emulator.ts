@@ -7,10 +7,9 @@
  * Access keys whose id is 12 digits are the root of that account with secret "test"
  * (LocalStack's convention), so tests can create users and roles in several accounts.
  */
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, type Hash, type Hmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { evaluateTrustPolicy, type Caller } from './trust-policy.js';
@@ -68,6 +67,33 @@ export interface Faults {
   dropNext?: number;
   /** The next N requests never answer. */
   hangNext?: number;
+}
+
+/** SHA-256 (HMAC-SHA-256 with a secret) on node:crypto, in the shape SignatureV4 expects. */
+class NodeSha256 {
+  private readonly hash: Hash | Hmac;
+
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret));
+  }
+
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(toBytes(data));
+  }
+
+  async digest(): Promise<Uint8Array> {
+    return this.hash.digest();
+  }
+
+  reset(): void {
+    throw new Error('not supported');
+  }
+}
+
+function toBytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 class StsError extends Error {
@@ -238,7 +264,7 @@ export class StsEmulator {
       credentials: { accessKeyId: keyId!, secretAccessKey: key.secret, sessionToken: key.sessionToken },
       region: region!,
       service: service!,
-      sha256: Sha256,
+      sha256: NodeSha256,
     });
     const signed = await signer.sign(request, { signingDate, signableHeaders: new Set(names) });
     const expected = /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? signed.headers.Authorization))?.[1];

@@ -1,7 +1,7 @@
 /** npm run sts-emulator: the STS emulator on its own, for trying iamlink without AWS. */
 import { StsEmulator } from './emulator.js';
 
-const port = Number(process.env.PORT ?? 4566);
+const port = Number(process.env.PORT ?? 4566); // PORT=0 picks a free port
 const emulator = new StsEmulator();
 const url = await emulator.start(port, process.env.HOST ?? '127.0.0.1');
 process.stdout.write(

@@ -1,0 +1,142 @@
+/**
+ * The STS port: the two calls validation needs, behind an interface so that tests and the
+ * server choose the endpoint, and every call has a deadline and bounded retries.
+ */
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+export type Credentials = AwsCredentialIdentity;
+
+export interface StsTarget {
+  /** Endpoint URL; undefined for the SDK's default (AWS_ENDPOINT_URL(_STS) or the region's). */
+  readonly endpoint?: string;
+  readonly region: string;
+}
+
+export interface AssumedRole {
+  readonly credentials: Credentials & { readonly expiration?: Date };
+  readonly arn: string;
+  readonly requestId: string | undefined;
+}
+
+export interface CallerIdentity {
+  readonly arn: string;
+  readonly account: string;
+  readonly requestId: string | undefined;
+}
+
+export interface AssumeRoleParams {
+  readonly roleArn: string;
+  readonly sessionName: string;
+  readonly externalId?: string;
+  readonly durationSeconds: number;
+}
+
+export interface StsPort {
+  assumeRole(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, params: AssumeRoleParams): Promise<AssumedRole>;
+  getCallerIdentity(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider): Promise<CallerIdentity>;
+}
+
+/** A failed STS call, in terms the validator can explain. */
+export class StsCallError extends Error {
+  constructor(
+    /** The AWS error code (AccessDenied, SignatureDoesNotMatch, ...) or Timeout / NetworkError / CredentialsError. */
+    readonly code: string,
+    message: string,
+    readonly requestId: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export interface StsOptions {
+  /** Deadline for one call, retries included. */
+  readonly timeoutMs: number;
+  /** Attempts per call: retries (with jitter) only for throttling, 5xx and network errors. */
+  readonly maxAttempts: number;
+}
+
+/** Clients kept for reuse (building one costs milliseconds of CPU on the shared event loop). */
+const MAX_CLIENTS = 64;
+
+export class AwsSdkSts implements StsPort {
+  private readonly clients = new Map<string, STSClient>();
+  private readonly providerKeys = new WeakMap<object, string>();
+  private nextProvider = 1;
+
+  constructor(private readonly options: StsOptions) {}
+
+  async assumeRole(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, p: AssumeRoleParams): Promise<AssumedRole> {
+    const out = await this.send(target, credentials, (client, abortSignal) =>
+      client.send(
+        new AssumeRoleCommand({ RoleArn: p.roleArn, RoleSessionName: p.sessionName, ExternalId: p.externalId, DurationSeconds: p.durationSeconds }),
+        { abortSignal },
+      ),
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new StsCallError('InvalidResponse', 'AssumeRole returned no credentials', out.$metadata.requestId);
+    return {
+      credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration },
+      arn: out.AssumedRoleUser?.Arn ?? '',
+      requestId: out.$metadata.requestId,
+    };
+  }
+
+  async getCallerIdentity(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider): Promise<CallerIdentity> {
+    const out = await this.send(target, credentials, (client, abortSignal) => client.send(new GetCallerIdentityCommand({}), { abortSignal }));
+    return { arn: out.Arn ?? '', account: out.Account ?? '', requestId: out.$metadata.requestId };
+  }
+
+  private async send<T>(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, call: (c: STSClient, s: AbortSignal) => Promise<T>): Promise<T> {
+    const client = this.client(target, credentials);
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    try {
+      return await call(client, deadline);
+    } catch (err) {
+      throw toStsCallError(err, deadline.aborted, this.options.timeoutMs);
+    }
+  }
+
+  /** One client per endpoint, region and identity, least recently used dropped first. */
+  private client(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider): STSClient {
+    const who = typeof credentials === 'function' ? this.providerKey(credentials) : `${credentials.accessKeyId}:${credentials.secretAccessKey.length}:${credentials.sessionToken?.slice(-16) ?? ''}`;
+    const key = `${target.endpoint ?? ''}|${target.region}|${who}`;
+    let client = this.clients.get(key);
+    if (client) {
+      this.clients.delete(key);
+    } else {
+      client = new STSClient({
+        region: target.region,
+        ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+        credentials,
+        maxAttempts: this.options.maxAttempts,
+        retryMode: 'standard',
+      });
+      if (this.clients.size >= MAX_CLIENTS) {
+        const [oldest, old] = this.clients.entries().next().value as [string, STSClient];
+        this.clients.delete(oldest);
+        old.destroy();
+      }
+    }
+    this.clients.set(key, client);
+    return client;
+  }
+
+  private providerKey(provider: object): string {
+    let k = this.providerKeys.get(provider);
+    if (!k) {
+      k = `provider-${this.nextProvider++}`;
+      this.providerKeys.set(provider, k);
+    }
+    return k;
+  }
+}
+
+function toStsCallError(err: unknown, timedOut: boolean, timeoutMs: number): StsCallError {
+  if (timedOut) return new StsCallError('Timeout', `no answer from STS within ${timeoutMs / 1000} s`, undefined);
+  if (err instanceof STSServiceException) return new StsCallError(err.name, err.message, err.$metadata.requestId);
+  const e = err as { name?: string; message?: string; code?: string; $metadata?: { requestId?: string } };
+  if (e.name === 'CredentialsProviderError' || e.name === 'ProviderError') return new StsCallError('CredentialsError', e.message ?? 'no credentials', undefined);
+  if (e.$metadata && e.name) return new StsCallError(e.name, e.message ?? e.name, e.$metadata.requestId);
+  return new StsCallError('NetworkError', e.code ?? e.message ?? 'request failed', undefined);
+}

@@ -1,0 +1,276 @@
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogSnapshot, errorOf, startTestServer, type TestServer } from '../support/server.js';
+import { CUSTOMER, startAwsEnv, trustingJump, unique, type AwsEnv } from './aws-env.js';
+
+/** Skip (with the reason printed) what needs the project's emulator: faults, the request log, its clock. */
+function needsEmulator(env: AwsEnv, what: string): boolean {
+  if (env.emulated) return false;
+  process.stdout.write(`skipped against ${env.endpoint}: ${what} needs the project's STS emulator\n`);
+  return true;
+}
+
+describe('VALIDATE CONNECTION through a real STS role chain', () => {
+  let env: AwsEnv;
+  let server: TestServer;
+  let c: pg.Client;
+  let enforces = true;
+
+  const start = (flags: string[] = [], jumpRoleArn = env.jumpRoleArn): Promise<TestServer> =>
+    startTestServer(['--aws-connection-role-arn', jumpRoleArn, ...flags], undefined, {
+      aws: { endpoint: env.endpoint, region: 'us-east-1', ambient: async () => env.ambient },
+    });
+
+  const idOf = async (name: string): Promise<string> => (await c.query('SELECT id FROM mz_connections WHERE name = $1', [name])).rows[0].id as string;
+  const externalIdOf = async (name: string): Promise<string> =>
+    (await c.query('SELECT external_id FROM mz_internal.mz_aws_connections aws JOIN mz_connections c ON aws.id = c.id WHERE c.name = $1', [name])).rows[0].external_id as string;
+
+  /** A connection to a fresh customer role whose trust policy is built from the connection's own external id. */
+  async function roleConnection(policy: (externalId: string) => object | undefined): Promise<{ name: string; roleArn: string }> {
+    const name = unique('conn').replace('-', '_');
+    // Create the connection first (against a placeholder role) to learn its external id, as a user would.
+    await c.query(`CREATE CONNECTION ${name} TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::${CUSTOMER}:role/placeholder')`);
+    const doc = policy(await externalIdOf(name));
+    const roleArn = doc ? await env.customerRole(doc) : `arn:aws:iam::${CUSTOMER}:role/${unique('missing')}`;
+    await c.query(`ALTER CONNECTION ${name} SET (ASSUME ROLE ARN = '${roleArn}')`);
+    return { name, roleArn };
+  }
+
+  beforeAll(async () => {
+    env = await startAwsEnv();
+    server = await start();
+    c = await server.client();
+    // Does the target enforce trust policies at all? (LocalStack by default does not.)
+    const open = await env.customerRole({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CUSTOMER}:user/nobody` }, Action: 'sts:AssumeRole' }] });
+    const sts = new STSClient({ endpoint: env.endpoint, region: 'us-east-1', credentials: env.ambient, maxAttempts: 1 });
+    enforces = await sts.send(new AssumeRoleCommand({ RoleArn: open, RoleSessionName: 'probe' })).then(
+      () => false,
+      () => true,
+    );
+    if (!enforces) process.stdout.write(`trust-policy tests skipped: ${env.endpoint} does not enforce role trust policies\n`);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await env?.stop();
+  });
+
+  describe('static keys', () => {
+    it('succeeds with valid keys, names SignatureDoesNotMatch for a wrong secret, and is fixed by ALTER SECRET', async () => {
+      const user = await env.createUserWithKey(CUSTOMER);
+      await c.query(`CREATE SECRET keys_secret AS 'not-the-secret'`);
+      await c.query(`CREATE CONNECTION keys_conn TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET keys_secret, REGION = 'us-east-1')`);
+      const wrong = await errorOf(c.query('VALIDATE CONNECTION keys_conn'));
+      expect(wrong.code).toBe('58000');
+      expect(wrong.message).toContain('SignatureDoesNotMatch');
+      expect(wrong.detail).toContain("connection's access key → STS GetCallerIdentity");
+      expect(wrong.hint).toContain('ALTER SECRET');
+      expect([wrong.message, wrong.detail, wrong.hint].join(' ')).not.toContain('not-the-secret');
+      await c.query(`ALTER SECRET keys_secret AS '${user.secretAccessKey}'`);
+      const ok = await c.query('VALIDATE CONNECTION keys_conn');
+      expect(ok.command).toBe('VALIDATE');
+      expect(ok.rows).toEqual([]);
+    });
+
+    it('names InvalidClientTokenId for an unknown key', async () => {
+      await c.query(`CREATE SECRET unknown_secret AS 'x'`);
+      await c.query(`CREATE CONNECTION unknown_key TO AWS (ACCESS KEY ID = 'AKIAUNKNOWNKEY000000', SECRET ACCESS KEY = SECRET unknown_secret)`);
+      const err = await errorOf(c.query('VALIDATE CONNECTION unknown_key'));
+      expect(err).toMatchObject({ code: '58000' });
+      expect(err.message).toContain('InvalidClientTokenId');
+    });
+
+    it('names ExpiredToken for expired temporary credentials', async () => {
+      if (needsEmulator(env, 'expiring a session')) return;
+      const role = await env.customerRole({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CUSTOMER}:root` }, Action: 'sts:AssumeRole' }] });
+      const sts = new STSClient({ endpoint: env.endpoint, region: 'us-east-1', credentials: { accessKeyId: CUSTOMER, secretAccessKey: 'test' } });
+      const { Credentials: t } = await sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'temp', DurationSeconds: 900 }));
+      await c.query(`CREATE SECRET temp_secret AS '${t!.SecretAccessKey}'`);
+      await c.query(`CREATE SECRET temp_token AS '${t!.SessionToken}'`);
+      await c.query(`CREATE CONNECTION temp_conn TO AWS (ACCESS KEY ID = '${t!.AccessKeyId}', SECRET ACCESS KEY = SECRET temp_secret, SESSION TOKEN = SECRET temp_token)`);
+      await c.query('VALIDATE CONNECTION temp_conn');
+      await env.setClockSkew(3600 * 1000);
+      try {
+        const err = await errorOf(c.query('VALIDATE CONNECTION temp_conn'));
+        expect(err.message).toContain('ExpiredToken');
+        expect(err.hint).toContain('SESSION TOKEN has expired');
+      } finally {
+        await env.setClockSkew(0);
+      }
+    });
+  });
+
+  describe('assume role', () => {
+    it('succeeds with the exact trust policy iamlink renders, and the emulator saw exactly the expected calls', async () => {
+      if (!enforces) return;
+      const { name, roleArn } = await roleConnection((ext) => trustingJump(env.jumpRoleArn, { StringEquals: { 'sts:ExternalId': ext } }));
+      const before = (await env.requests()).length;
+      const ok = await c.query(`VALIDATE CONNECTION ${name}`);
+      expect(ok.command).toBe('VALIDATE');
+      if (!env.emulated) return;
+      const id = await idOf(name);
+      const ext = await externalIdOf(name);
+      const calls = (await env.requests()).slice(before);
+      const toCustomer = calls.filter((r) => r.action === 'AssumeRole' && r.params.RoleArn === roleArn);
+      const sent = toCustomer.map((r) => r.params.ExternalId);
+      expect(sent).toHaveLength(3);
+      expect(sent).toContain(ext);
+      expect(sent).toContain(undefined);
+      expect(sent.some((x) => x?.startsWith(`${ext}-never-issued-`))).toBe(true);
+      for (const r of toCustomer) {
+        expect(r.params.RoleSessionName).toBe(`test-env-${id}`);
+        expect(Number(r.params.DurationSeconds)).toBeLessThanOrEqual(3600);
+      }
+      expect(toCustomer.filter((r) => r.status === 200).map((r) => r.params.ExternalId)).toEqual([ext]);
+      expect(calls.filter((r) => r.action === 'GetCallerIdentity' && r.status === 200)).toHaveLength(1);
+      const jumpCalls = (await env.requests()).filter((r) => r.action === 'AssumeRole' && r.params.RoleArn === env.jumpRoleArn);
+      expect(jumpCalls.length).toBeGreaterThanOrEqual(1);
+      expect(jumpCalls[0]!.params.RoleSessionName).toBe('test-env-jump');
+      expect(jumpCalls[0]!.params.ExternalId).toBeUndefined();
+      expect(Number(jumpCalls[0]!.params.DurationSeconds)).toBeLessThanOrEqual(3600);
+      // Jump credentials are cached: a second validation does not assume the jump role again.
+      await c.query(`VALIDATE CONNECTION ${name}`);
+      expect((await env.requests()).filter((r) => r.action === 'AssumeRole' && r.params.RoleArn === env.jumpRoleArn)).toHaveLength(jumpCalls.length);
+    });
+
+    it('a policy without an external-id condition fails with the exact message, DETAIL and HINT', async () => {
+      if (!enforces) return;
+      const { name, roleArn } = await roleConnection(() => trustingJump(env.jumpRoleArn));
+      const err = await errorOf(c.query(`VALIDATE CONNECTION ${name}`));
+      expect(err.code).toBe('58000');
+      expect(err.message).toBe('role trust policy does not require an external ID');
+      expect(err.detail).toBe(
+        `The trust policy for the connection's role (${roleArn}) is insecure and allows any principal that can assume ${env.jumpRoleArn} to assume the role.`,
+      );
+      const ext = await externalIdOf(name);
+      expect(err.hint).toContain(`"sts:ExternalId": "${ext}"`);
+      expect(err.hint).toContain(`"AWS": "${env.jumpRoleArn}"`);
+    });
+
+    it('StringLike "*" on the external id fails as not checking the external ID', async () => {
+      if (!enforces) return;
+      const { name } = await roleConnection(() => trustingJump(env.jumpRoleArn, { StringLike: { 'sts:ExternalId': '*' } }));
+      const err = await errorOf(c.query(`VALIDATE CONNECTION ${name}`));
+      expect(err.code).toBe('58000');
+      expect(err.message).toBe('role trust policy does not check the external ID');
+    });
+
+    it('a missing customer role fails with AccessDenied on the customer hop', async () => {
+      const { name, roleArn } = await roleConnection(() => undefined);
+      const err = await errorOf(c.query(`VALIDATE CONNECTION ${name}`));
+      expect(err.code).toBe('58000');
+      expect(err.message).toBe(`could not assume role ${roleArn}: AccessDenied`);
+      expect(err.detail).toContain(`jump role (${env.jumpRoleArn}) → customer role (${roleArn})`);
+      expect(err.detail).toContain('AccessDenied');
+    });
+
+    it('a role that does not trust the jump role fails with AccessDenied and the policy to install in the HINT', async () => {
+      if (!enforces) return;
+      const { name } = await roleConnection((ext) => ({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CUSTOMER}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': ext } } }],
+      }));
+      const err = await errorOf(c.query(`VALIDATE CONNECTION ${name}`));
+      expect(err.message).toMatch(/AccessDenied$/);
+      expect(err.hint).toContain(`"sts:ExternalId": "${await externalIdOf(name)}"`);
+    });
+
+    it('a jump role the server cannot assume is reported as an operator problem', async () => {
+      const broken = await start([], `arn:aws:iam::111111111111:role/${unique('no-such-jump')}`);
+      try {
+        const bc = await broken.client();
+        await bc.query(`CREATE CONNECTION j TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::${CUSTOMER}:role/whatever')`);
+        const err = await errorOf(bc.query('VALIDATE CONNECTION j'));
+        expect(err.code).toBe('58000');
+        expect(err.message).toBe('iamlink could not assume its AWS connection role: AccessDenied');
+        expect(err.detail).toContain('ambient identity → jump role');
+        expect(err.hint).toContain("iamlink server's configuration, not with this connection");
+      } finally {
+        await broken.stop();
+      }
+    });
+  });
+
+  describe('WITH (VALIDATE = true)', () => {
+    it('creates nothing when validation fails, and creates the connection when it succeeds', async () => {
+      const user = await env.createUserWithKey(CUSTOMER);
+      await c.query(`CREATE SECRET wv_secret AS 'wrong'`);
+      const before = await catalogSnapshot(c);
+      const err = await errorOf(
+        c.query(`CREATE CONNECTION wv TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET wv_secret) WITH (VALIDATE = true)`),
+      );
+      expect(err.code).toBe('58000');
+      expect(await catalogSnapshot(c)).toEqual(before);
+      await c.query(`ALTER SECRET wv_secret AS '${user.secretAccessKey}'`);
+      await c.query(`CREATE CONNECTION wv TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET wv_secret) WITH (VALIDATE = true)`);
+      expect((await c.query("SELECT name FROM mz_connections WHERE name = 'wv'")).rows).toHaveLength(1);
+      // ALTER ... WITH (VALIDATE = true) that would break it changes nothing.
+      const unchanged = await catalogSnapshot(c);
+      const alter = await errorOf(c.query(`ALTER CONNECTION wv SET (ACCESS KEY ID = 'AKIAUNKNOWNKEY000000') WITH (VALIDATE = true)`));
+      expect(alter.message).toContain('InvalidClientTokenId');
+      expect(await catalogSnapshot(c)).toEqual(unchanged);
+    });
+  });
+
+  describe('speed and resilience', () => {
+    it('an STS that never answers fails within the timeout plus one second', async () => {
+      if (needsEmulator(env, 'a hanging STS')) return;
+      const quick = await start(['--aws-sts-timeout', '1s']);
+      try {
+        const qc = await quick.client();
+        const user = await env.createUserWithKey(CUSTOMER);
+        await qc.query(`CREATE SECRET hang_secret AS '${user.secretAccessKey}'`);
+        await qc.query(`CREATE CONNECTION hang TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET hang_secret)`);
+        await env.setFaults({ hangNext: 10 });
+        const started = Date.now();
+        const err = await errorOf(qc.query('VALIDATE CONNECTION hang'));
+        const elapsed = Date.now() - started;
+        expect(err.message).toContain('Timeout');
+        expect(elapsed).toBeLessThan(2000);
+      } finally {
+        await env.setFaults({});
+        await quick.stop();
+      }
+    });
+
+    it('retries throttling: throttled twice, then OK, validates', async () => {
+      if (needsEmulator(env, 'throttling')) return;
+      const user = await env.createUserWithKey(CUSTOMER);
+      await c.query(`CREATE SECRET thr_secret AS '${user.secretAccessKey}'`);
+      await c.query(`CREATE CONNECTION thr TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET thr_secret)`);
+      await env.setFaults({ throttleNext: 2 });
+      const before = (await env.requests()).length;
+      await c.query('VALIDATE CONNECTION thr');
+      expect((await env.requests()).slice(before).map((r) => r.code ?? r.status)).toEqual(['Throttling', 'Throttling', 200]);
+    });
+
+    it('50 concurrent VALIDATEs complete while another session answers SELECT 1 within 50 ms', async () => {
+      if (needsEmulator(env, 'added latency')) return;
+      if (!enforces) return;
+      const { name } = await roleConnection((ext) => trustingJump(env.jumpRoleArn, { StringEquals: { 'sts:ExternalId': ext } }));
+      const clients = await Promise.all(Array.from({ length: 10 }, () => server.client()));
+      const other = await server.client();
+      await env.setFaults({ latencyMs: 100 });
+      try {
+        let done = 0;
+        const validations = Promise.all(
+          Array.from({ length: 50 }, (_, i) => clients[i % clients.length]!.query(`VALIDATE CONNECTION ${name}`).then(() => done++)),
+        );
+        const latencies: number[] = [];
+        await new Promise((r) => setTimeout(r, 50));
+        while (done < 50) {
+          const t = performance.now();
+          await other.query('SELECT 1');
+          latencies.push(performance.now() - t);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await validations;
+        expect(done).toBe(50);
+        expect(latencies.length).toBeGreaterThan(3);
+        expect(Math.max(...latencies)).toBeLessThan(50);
+      } finally {
+        await env.setFaults({});
+      }
+    });
+  });
+});
