@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PgliteStore } from '../src/catalog/pglite-store.js';
 import { startPostgres } from './postgres.js';
+import { benchValidate } from './validate.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/main.js');
@@ -105,6 +106,15 @@ async function ddlRate(url: string, sql: (i: number) => string): Promise<number>
 }
 
 async function main(): Promise<void> {
+  const parts = (process.env.BENCH_PARTS ?? 'lookup,validate').split(',');
+  if (parts.includes('lookup')) await benchLookup();
+  if (parts.includes('validate')) {
+    const rows = await benchValidate();
+    process.stdout.write(`\n| measure | iamlink | goal |\n| --- | --- | --- |\n${rows.join('\n')}\n`);
+  }
+}
+
+async function benchLookup(): Promise<void> {
   const rows: string[] = [];
   const postgres = await startPostgres();
   try {

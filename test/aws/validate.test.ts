@@ -1,7 +1,10 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import type pg from 'pg';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogSnapshot, errorOf, startTestServer, type TestServer } from '../support/server.js';
+import { startChild } from '../support/child-server.js';
+import { catalogSnapshot, errorOf, freshDataDir, startTestServer, type TestServer } from '../support/server.js';
 import { CUSTOMER, startAwsEnv, trustingJump, unique, type AwsEnv } from './aws-env.js';
 
 /** Skip (with the reason printed) what needs the project's emulator: faults, the request log, its clock. */
@@ -189,6 +192,30 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
         await broken.stop();
       }
     });
+  });
+
+  it('the CLI server finds STS through AWS_ENDPOINT_URL and its identity through the default credential chain', async () => {
+    const dataDir = await freshDataDir();
+    const child = await startChild(['--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--aws-connection-role-arn', env.jumpRoleArn], {
+      AWS_ENDPOINT_URL: env.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: env.ambient.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: env.ambient.secretAccessKey,
+    });
+    const cc = new pg.Client({ connectionString: child.url });
+    try {
+      await cc.connect();
+      await cc.query(`CREATE CONNECTION cli_conn TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::${CUSTOMER}:role/placeholder')`);
+      const ext = (await cc.query("SELECT external_id FROM mz_internal.mz_aws_connections")).rows[0].external_id as string;
+      const roleArn = await env.customerRole(trustingJump(env.jumpRoleArn, { StringEquals: { 'sts:ExternalId': ext } }));
+      await cc.query(`ALTER CONNECTION cli_conn SET (ASSUME ROLE ARN = '${roleArn}') WITH (VALIDATE = true)`);
+      expect((await cc.query('VALIDATE CONNECTION cli_conn')).command).toBe('VALIDATE');
+    } finally {
+      await cc.end().catch(() => undefined);
+      child.process.kill('SIGTERM');
+      await child.exited;
+      await rm(join(dataDir, '..'), { recursive: true, force: true });
+    }
   });
 
   describe('WITH (VALIDATE = true)', () => {
