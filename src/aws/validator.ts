@@ -58,14 +58,14 @@ export class Validator {
       return { identity: me.arn, requestIds: [me.requestId] };
     } catch (err) {
       const e = asStsError(err);
-      throw failure(`AWS rejected the connection's credentials: ${e.code}`, `Hop: connection's access key → STS GetCallerIdentity. ${describe(e)}`, KEY_HINTS[e.code] ?? transientHint(e));
+      throw failure('access key → STS', `AWS rejected the connection's credentials: ${e.code}`, `Hop: connection's access key → STS GetCallerIdentity. ${describe(e)}`, KEY_HINTS[e.code] ?? transientHint(e), e);
     }
   }
 
   private async validateRole(req: Extract<ValidationRequest, { kind: 'role' }>): Promise<ValidationReport> {
     const jump = this.jump;
     if (!jump) {
-      throw failure('the server has no AWS connection role configured', 'Hop: ambient identity → jump role. iamlink was started without --aws-connection-role-arn.', OPERATOR_HINT);
+      throw failure('ambient identity → jump role', 'the server has no AWS connection role configured', 'Hop: ambient identity → jump role. iamlink was started without --aws-connection-role-arn.', OPERATOR_HINT);
     }
     let jumpCredentials;
     try {
@@ -73,9 +73,11 @@ export class Validator {
     } catch (err) {
       const e = asStsError(err);
       throw failure(
+        'ambient identity → jump role',
         `iamlink could not assume its AWS connection role: ${e.code}`,
         `Hop: ambient identity → jump role (${jump.roleArn}). ${describe(e)}`,
         `This is a problem with the iamlink server's configuration, not with this connection. ${OPERATOR_HINT}`,
+        e,
       );
     }
     const assume = (externalId: string | undefined) =>
@@ -96,13 +98,21 @@ export class Validator {
     if (first.status === 'rejected') {
       const err = first.reason as unknown;
       if (err instanceof HopFailure) {
-        throw failure(`could not use the credentials of role ${req.roleArn}: ${err.error.code}`, `Hop: customer role (${req.roleArn}) → STS GetCallerIdentity. ${describe(err.error)}`, transientHint(err.error));
+        throw failure(
+          'customer role → STS',
+          `could not use the credentials of role ${req.roleArn}: ${err.error.code}`,
+          `Hop: customer role (${req.roleArn}) → STS GetCallerIdentity. ${describe(err.error)}`,
+          transientHint(err.error),
+          err.error,
+        );
       }
       const e = asStsError(err);
       throw failure(
+        'jump role → customer role',
         `could not assume role ${req.roleArn}: ${e.code}`,
         `Hop: jump role (${jump.roleArn}) → customer role (${req.roleArn}) with external ID ${req.externalId}. ${describe(e)}`,
         e.code === 'AccessDenied' ? `Check that the role exists and trusts ${jump.roleArn}. ${policyHint}` : transientHint(e),
+        e,
       );
     }
     this.checkRefused(second, req, jump.roleArn, policyHint, 'no');
@@ -117,19 +127,23 @@ export class Validator {
     if (outcome.kind === 'refused') return;
     if (outcome.kind === 'inconclusive') {
       throw failure(
+        'jump role → customer role',
         `could not verify that role ${req.roleArn} requires its external ID: ${outcome.error.code}`,
         `Hop: jump role (${jumpArn}) → customer role (${req.roleArn}) with ${which === 'no' ? 'no' : 'a wrong'} external ID. ${describe(outcome.error)}`,
         transientHint(outcome.error),
+        outcome.error,
       );
     }
     if (which === 'no') {
       throw failure(
+        'jump role → customer role',
         'role trust policy does not require an external ID',
         `The trust policy for the connection's role (${req.roleArn}) is insecure and allows any principal that can assume ${jumpArn} to assume the role.`,
         hint,
       );
     }
     throw failure(
+      'jump role → customer role',
       'role trust policy does not check the external ID',
       `The trust policy for the connection's role (${req.roleArn}) accepted an external ID that iamlink never issued, so any principal that can assume ${jumpArn} can assume the role.`,
       hint,
@@ -185,6 +199,21 @@ function asStsError(err: unknown): StsCallError {
   return new StsCallError('InternalError', (err as Error).message ?? String(err), undefined);
 }
 
-function failure(message: string, detail: string, hint: string): SqlError {
-  return new SqlError(SqlState.systemError, message, { detail, hint });
+export type Hop = 'access key → STS' | 'ambient identity → jump role' | 'jump role → customer role' | 'customer role → STS';
+
+/** A validation failure: 58000 for the client, with the hop and AWS request id for the log. */
+export class ValidationError extends SqlError {
+  constructor(
+    message: string,
+    detail: string,
+    hint: string,
+    readonly hop: Hop,
+    readonly awsRequestId: string | undefined,
+  ) {
+    super(SqlState.systemError, message, { detail, hint });
+  }
+}
+
+function failure(hop: Hop, message: string, detail: string, hint: string, cause?: StsCallError): ValidationError {
+  return new ValidationError(message, detail, hint, hop, cause?.requestId);
 }

@@ -4,7 +4,7 @@ import type { AwsConnectionDef, LiteralOrSecret } from '../catalog/model.js';
 import type { CatalogStore, Queryable } from '../catalog/store.js';
 import { defaultSessionName, exampleTrustPolicy, externalIdFor } from '../aws/trust-policy.js';
 import type { StsTarget } from '../aws/sts.js';
-import type { ValidationRequest, Validator } from '../aws/validator.js';
+import { ValidationError, type ValidationRequest, type Validator } from '../aws/validator.js';
 import { SqlError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Redacted } from '../secrets/redacted.js';
@@ -38,7 +38,8 @@ export async function validateConnection(
     log.info({ connection: id, outcome: 'ok', identity: report.identity, awsRequestIds: report.requestIds, durationMs: Date.now() - started }, 'validation');
   } catch (err) {
     const e = err instanceof SqlError ? err : new SqlError(SqlState.internalError, 'internal error');
-    log.info({ connection: id, outcome: e.code, message: e.message, detail: e.detail, durationMs: Date.now() - started }, 'validation');
+    const where = err instanceof ValidationError ? { hop: err.hop, awsRequestId: err.awsRequestId } : {};
+    log.info({ connection: id, outcome: e.code, message: e.message, ...where, durationMs: Date.now() - started }, 'validation');
     throw err;
   }
 }

@@ -73,6 +73,16 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       const ok = await c.query('VALIDATE CONNECTION keys_conn');
       expect(ok.command).toBe('VALIDATE');
       expect(ok.rows).toEqual([]);
+      // Each validation is logged with its connection, outcome and hop; never with credentials.
+      const id = await idOf('keys_conn');
+      const lines = (await server.logText())
+        .split('\n')
+        .filter((l) => l.includes('"msg":"validation"') && l.includes(`"connection":"${id}"`))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.map((l) => l.outcome)).toEqual(['58000', 'ok']);
+      expect(lines[0]).toMatchObject({ hop: 'access key → STS' });
+      expect(typeof lines[1]!.durationMs).toBe('number');
+      expect(await server.logText()).not.toContain(user.secretAccessKey);
     });
 
     it('names InvalidClientTokenId for an unknown key', async () => {

@@ -79,5 +79,8 @@ describe('the STS emulator on the real wire protocol', () => {
     const before = emulator.requests.length;
     expect((await client.send(new GetCallerIdentityCommand({}))).Account).toBe(ACCOUNT);
     expect(emulator.requests.slice(before).map((r) => r.code ?? r.status)).toEqual(['Throttling', 'ServiceUnavailable', 200]);
+    emulator.faults = { dropNext: 1 };
+    expect((await client.send(new GetCallerIdentityCommand({}))).Account).toBe(ACCOUNT);
+    expect(emulator.requests.slice(-2).map((r) => r.code ?? r.status)).toEqual(['Dropped', 200]);
   });
 });
