@@ -20,18 +20,12 @@ export function splitFrames(buf: Buffer): Frame[] {
   return frames;
 }
 
-/**
- * The engine answered [prefix … Z][user … Z][suffix … Z]: return the user part without its
- * ReadyForQuery. Throws if the wrapper itself failed (an internal error, never the user's).
- */
-export function userSegment(out: Buffer): Buffer {
+/** The engine's answer to client messages, without the closing ReadyForQuery (the session sends its own). */
+export function withoutReadyForQuery(out: Buffer): Buffer {
   const frames = splitFrames(out);
-  const ready = frames.flatMap((f, i) => (f.type === 'Z' ? [i] : []));
-  if (ready.length !== 3) throw new Error(`engine answered ${ready.length} ReadyForQuery messages, expected 3`);
-  const prefix = frames.slice(0, ready[0]);
-  const failed = prefix.find((f) => f.type === 'E');
-  if (failed) throw new Error(`engine refused the session prefix: ${errorMessageOf(failed.bytes)}`);
-  return Buffer.concat(frames.slice(ready[0]! + 1, ready[1]).map((f) => f.bytes));
+  const last = frames[frames.length - 1];
+  if (!last || last.type !== 'Z') throw new Error('engine answer did not end with ReadyForQuery');
+  return out.subarray(0, out.length - last.bytes.length);
 }
 
 /** The M field of an ErrorResponse frame, for internal logs. */

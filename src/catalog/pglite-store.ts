@@ -1,16 +1,22 @@
 import { PGlite } from '@electric-sql/pglite';
 import { serialize } from 'pg-protocol';
 import type { CatalogStore, LiftedQuery, Queryable } from './store.js';
-import { splitFrames, userSegment } from '../protocol-frames.js';
+import { splitFrames, withoutReadyForQuery } from '../protocol-frames.js';
 import { Mutex } from './mutex.js';
+
+/** Engine prepared statements kept for lifted client queries before they are all dropped. */
+const MAX_PREPARED = 512;
 
 /**
  * The embedded store. PGlite is a single database session shared by every client, so all
  * access is serialised here and no engine transaction is ever held open across a client's
  * round trip (DESIGN §3).
+ *
+ * The engine session is in one of two states: *system* (superuser, defaults: catalog work) or
+ * *client* (a client's role and settings, read-only by default: its queries). Switching costs
+ * a statement, so the state is kept until a different client or catalog work needs another;
+ * consecutive reads by clients with the same settings then run with no wrapper at all.
  */
-/** Engine prepared statements kept for lifted client queries before they are all dropped. */
-const MAX_PREPARED = 512;
 
 export class PgliteStore implements CatalogStore {
   readonly kind = 'pglite' as const;
@@ -18,6 +24,8 @@ export class PgliteStore implements CatalogStore {
   /** Lifted query text → engine statement name, or null if the engine could not prepare it. */
   private readonly prepared = new Map<string, string | null>();
   private nextStatement = 1;
+  /** The client settings applied to the engine session, or undefined in the system state. */
+  private clientSettings: string | undefined;
 
   private constructor(private readonly pg: PGlite) {}
 
@@ -27,41 +35,65 @@ export class PgliteStore implements CatalogStore {
   }
 
   query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-    return this.lock.run(async () => (await this.pg.query<R>(sql, params as unknown[])).rows);
+    return this.lock.run(async () => {
+      await this.asSystem();
+      return (await this.pg.query<R>(sql, params as unknown[])).rows;
+    });
   }
 
   /** Run a multi-statement script (migrations). */
   exec(sql: string): Promise<void> {
     return this.lock.run(async () => {
+      await this.asSystem();
       await this.pg.exec(sql);
     });
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.lock.run(() =>
-      this.pg.transaction(async (tx) =>
+    return this.lock.run(async () => {
+      await this.asSystem();
+      return this.pg.transaction(async (tx) =>
         fn({
           query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await tx.query<R>(sql, params as unknown[])).rows,
           exec: async (sql: string) => {
             await tx.exec(sql);
           },
         }),
-      ),
-    );
+      );
+    });
   }
 
-  execUserProtocol(prefixSql: string, messages: Buffer): Promise<Buffer> {
-    return this.lock.run(() => this.runWrapped(prefixSql, messages));
+  private async asSystem(): Promise<void> {
+    if (this.clientSettings === undefined) return;
+    await this.pg.exec('RESET ROLE; RESET ALL');
+    this.clientSettings = undefined;
   }
 
-  execUserQuery(prefixSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer> {
+  /** Apply a client's settings (see Session.engineSettings) to the engine session. */
+  private async asClient(settingsSql: string): Promise<void> {
+    if (this.clientSettings === settingsSql) return;
+    this.clientSettings = undefined;
+    try {
+      await this.pg.exec(`RESET ROLE; RESET ALL; ${settingsSql}`);
+    } catch (err) {
+      await this.pg.exec('RESET ROLE; RESET ALL');
+      throw err;
+    }
+    this.clientSettings = settingsSql;
+  }
+
+  execUserProtocol(settingsSql: string, messages: Buffer): Promise<Buffer> {
+    return this.lock.run(() => this.runWrapped(settingsSql, messages));
+  }
+
+  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer> {
     return this.lock.run(async () => {
       const statement = lifted && this.prepared.get(lifted.text);
       if (lifted && statement !== null) {
-        const out = await this.runPrepared(prefixSql, lifted, statement);
+        const out = await this.runPrepared(settingsSql, lifted, statement);
         if (out) return out;
       }
-      return this.runWrapped(prefixSql, serialize.query(text));
+      return this.runWrapped(settingsSql, serialize.query(text));
     });
   }
 
@@ -69,7 +101,7 @@ export class PgliteStore implements CatalogStore {
    * Run a lifted query as an engine prepared statement, preparing it on first use. Returns
    * undefined when the engine cannot prepare it (the caller then runs the plain text).
    */
-  private async runPrepared(prefixSql: string, lifted: LiftedQuery, known: string | undefined): Promise<Buffer | undefined> {
+  private async runPrepared(settingsSql: string, lifted: LiftedQuery, known: string | undefined): Promise<Buffer | undefined> {
     if (known === undefined && this.prepared.size >= MAX_PREPARED) {
       await this.pg.exec('DEALLOCATE ALL');
       this.prepared.clear();
@@ -82,7 +114,7 @@ export class PgliteStore implements CatalogStore {
       serialize.sync(),
     ];
     if (known === undefined) messages.unshift(serialize.parse({ name, text: lifted.text, types: [...lifted.types] }));
-    const frames = splitFrames(await this.runWrapped(prefixSql, Buffer.concat(messages)));
+    const frames = splitFrames(await this.runWrapped(settingsSql, Buffer.concat(messages)));
     if (known === undefined) {
       const prepared = frames.some((f) => f.type === '1');
       this.prepared.set(lifted.text, prepared ? name : null);
@@ -91,11 +123,12 @@ export class PgliteStore implements CatalogStore {
     return Buffer.concat(frames.filter((f) => f.type !== '1' && f.type !== '2').map((f) => f.bytes));
   }
 
-  private async runWrapped(prefixSql: string, messages: Buffer): Promise<Buffer> {
-    const batch = Buffer.concat([serialize.query(prefixSql), messages, serialize.query('ROLLBACK')]);
+  /** Run client messages (ending in Sync or a Query) under the client's settings. */
+  private async runWrapped(settingsSql: string, messages: Buffer): Promise<Buffer> {
+    await this.asClient(settingsSql);
     try {
-      const out = await this.pg.execProtocolRaw(batch, { syncToFs: false });
-      return userSegment(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+      const out = await this.pg.execProtocolRaw(messages, { syncToFs: false });
+      return withoutReadyForQuery(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
     } finally {
       // Never leave the shared session inside a transaction, whatever happened above.
       if (this.pg.isInTransaction()) await this.pg.exec('ROLLBACK');

@@ -34,6 +34,6 @@ export interface CatalogStore extends Queryable {
    * A client's simple-protocol read. With `lifted` (its literals as parameters) the store may
    * run a cached prepared statement instead of planning the text again; same answer either way.
    */
-  execUserQuery(prefixSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer>;
+  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer>;
   close(): Promise<void>;
 }

@@ -14,13 +14,17 @@ export type Classified =
 export function classify(text: string, tokens: readonly Token[] = tokenize(text)): Classified {
   if (tokens.length === 0 || tokens[0]!.kind === 'eof') return { kind: 'empty' };
   if (isOwnStatement(tokens)) return { kind: 'own', stmt: parseStatement(text, tokens) };
-  return { kind: 'gated', gated: gateStatement(text), text };
+  return { kind: 'gated', gated: gateStatement(text, tokens), text };
 }
 
 /** The statement as it may appear in a log line: never a literal value. */
 export function redactForLog(text: string, classified?: Classified): string {
   if (classified?.kind === 'own') return printStatement(classified.stmt, { redacted: true });
-  if (classified?.kind === 'gated') return normalizeForLog(classified.text);
+  if (classified?.kind === 'gated') {
+    // A lifted read already has its literals replaced: no second parse for the log.
+    const g = classified.gated;
+    return g.kind === 'read' && g.lifted ? g.lifted.text : normalizeForLog(classified.text);
+  }
   try {
     return tokenize(text)
       .filter((t) => t.kind !== 'eof')

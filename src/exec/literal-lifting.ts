@@ -5,7 +5,7 @@
  * Whatever cannot be lifted safely is left alone; the store falls back to a plain query.
  */
 import type { LiftedQuery } from '../catalog/store.js';
-import { tokenize } from '../sql/lexer.js';
+import { tokenize, type Token } from '../sql/lexer.js';
 
 export type { LiftedQuery };
 
@@ -23,13 +23,13 @@ const INT8 = 20;
 const NUMERIC = 1700;
 
 /** Parameterise `sql` given its parsed SelectStmt, or return undefined when it should run as is. */
-export function liftLiterals(sql: string, select: Node): LiftedQuery | undefined {
+export function liftLiterals(sql: string, select: Node, knownTokens?: readonly Token[]): LiftedQuery | undefined {
   // Byte offsets from the parser equal string offsets only for ASCII text.
   if (!/^[\x00-\x7f]*$/.test(sql) || /\$\d/.test(sql)) return undefined;
   const literals: Literal[] = [];
   collect(select, literals, false);
   if (literals.length === 0) return undefined;
-  const tokens = tokenize(sql);
+  const tokens = knownTokens ?? tokenize(sql);
   const byStart = new Map(tokens.map((t) => [t.start, t]));
   let text = '';
   let at = 0;

@@ -5,7 +5,7 @@
  */
 import { loadModule, normalizeSync, parseSync } from 'libpg-query';
 import { SqlError, SqlState } from '../errors.js';
-import { describeToken, tokenize } from '../sql/lexer.js';
+import { describeToken, tokenize, type Token } from '../sql/lexer.js';
 import { liftLiterals, type LiftedQuery } from './literal-lifting.js';
 
 export type GatedStatement =
@@ -85,7 +85,7 @@ export async function initQueryGate(): Promise<void> {
 type Node = Record<string, unknown>;
 
 /** Classify one statement (no trailing semicolon) that is not one of our own. */
-export function gateStatement(sql: string): GatedStatement {
+export function gateStatement(sql: string, tokens?: readonly Token[]): GatedStatement {
   let stmts: { stmt?: Node }[];
   try {
     stmts = (parseSync(sql) as { stmts?: { stmt?: Node }[] }).stmts ?? [];
@@ -101,7 +101,7 @@ export function gateStatement(sql: string): GatedStatement {
       checkSelect(body);
       const sessionUserAt = inspectExpressions(body, []);
       if (sessionUserAt.length > 0) return { kind: 'read', text: rewriteSessionUser(sql, sessionUserAt) };
-      return { kind: 'read', text: sql, lifted: liftLiterals(sql, body) };
+      return { kind: 'read', text: sql, lifted: liftLiterals(sql, body, tokens) };
     }
     case 'ExplainStmt': {
       const [innerType, inner] = Object.entries(body.query as Node)[0] as [string, Node];

@@ -235,7 +235,7 @@ export class Connection {
       try {
         classified = classify(st.text, st.tokens);
         const outcome = await this.ctx.executor.execute(session, classified, (text, _clientParams, lifted) =>
-          this.ctx.store.execUserQuery(session.enginePrefix(), text, lifted),
+          this.ctx.store.execUserQuery(session.engineSettings(), text, lifted),
         );
         this.afterSessionCommand(classified);
         const failed = this.writeOutcome(outcome);
@@ -360,7 +360,7 @@ export class Connection {
     const session = this.session!;
     const sql = c.kind === 'own' ? await this.ctx.executor.readSqlOf(session, c.stmt) : c.kind === 'gated' && c.gated.kind === 'read' ? c.gated.text : prepared.text;
     const out = await this.ctx.store.execUserProtocol(
-      session.enginePrefix(),
+      session.engineSettings(),
       Buffer.concat([serialize.parse({ text: sql, types: [...prepared.paramTypes] }), serialize.describe({ type: 'S' }), serialize.sync()]),
     );
     for (const f of splitFrames(out)) {
@@ -415,7 +415,7 @@ export class Connection {
         serialize.execute({}),
         serialize.sync(),
       ]);
-      return this.ctx.store.execUserProtocol(session.enginePrefix(), batch);
+      return this.ctx.store.execUserProtocol(session.engineSettings(), batch);
     });
     let result: NonNullable<Portal['result']>;
     if (outcome.kind === 'rows') {

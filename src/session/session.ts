@@ -15,7 +15,7 @@ const IMPLICIT_SCHEMAS = ['mz_catalog', 'mz_internal'];
 export class Session {
   transactionStatus: TransactionStatus = 'I';
   private readonly values = new Map<string, string>();
-  private prefixCache: string | undefined;
+  private settingsCache: string | undefined;
 
   constructor(
     readonly id: number,
@@ -38,14 +38,14 @@ export class Session {
     if (spec.readOnly) throw new SqlError(SqlState.insufficientPrivilege, `parameter "${key}" cannot be changed`);
     if (value === undefined) this.values.delete(key);
     else this.values.set(key, spec.check ? spec.check(value) : value);
-    this.prefixCache = undefined;
+    this.settingsCache = undefined;
     return spec.reported ? spec.display : undefined;
   }
 
   resetAll(): string[] {
     const reported = [...this.values.keys()].filter((k) => SETTINGS[k]?.reported).map((k) => SETTINGS[k]!.display);
     this.values.clear();
-    this.prefixCache = undefined;
+    this.settingsCache = undefined;
     return reported;
   }
 
@@ -54,25 +54,24 @@ export class Session {
   }
 
   /**
-   * SQL that opens the engine transaction a client query runs in: read-only, as the
-   * client's own engine role, with its settings applied locally.
+   * SQL that puts the engine session in this client's state: read-only by default, its
+   * settings, and last its own engine role (which can read the system views and pg_catalog
+   * and nothing in iamlink_internal). The store applies it when another state was in force.
    */
-  enginePrefix(): string {
-    if (this.prefixCache !== undefined) return this.prefixCache;
+  engineSettings(): string {
+    if (this.settingsCache !== undefined) return this.settingsCache;
     const path = [...IMPLICIT_SCHEMAS, ...this.searchPath().filter((s) => !IMPLICIT_SCHEMAS.includes(s))];
-    // One statement of set_config(..., true) calls costs the engine less than a SET LOCAL each.
     const settings: [string, string][] = [
+      ['default_transaction_read_only', 'on'],
       ['iamlink.login_user', this.user],
-      ['role', this.user],
       ['search_path', path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')],
       ['statement_timeout', String(this.statementTimeoutMs)],
     ];
     for (const [key, value] of this.values) {
       if (SETTINGS[key]?.engine) settings.push([key, value]);
     }
-    const calls = settings.map(([k, v]) => `set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, true)`);
-    const parts = ['BEGIN READ ONLY', `SELECT ${calls.join(', ')}`];
-    this.prefixCache = parts.join('; ');
-    return this.prefixCache;
+    settings.push(['role', this.user]);
+    this.settingsCache = `SELECT ${settings.map(([k, v]) => `set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`).join(', ')}`;
+    return this.settingsCache;
   }
 }
