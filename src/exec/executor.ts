@@ -171,13 +171,13 @@ export class Executor {
     const status = session.transactionStatus;
     switch (action) {
       case 'begin':
-        if (status !== 'I') return command('BEGIN', [{ code: SqlState.activeSqlTransaction, message: 'there is already a transaction in progress' }]);
+        if (status !== 'I') return command('BEGIN', [{ code: SqlState.activeSqlTransaction, message: 'there is already a transaction in progress', severity: 'WARNING' }]);
         session.transactionStatus = 'T';
         return command('BEGIN');
       case 'commit':
       case 'rollback': {
         session.transactionStatus = 'I';
-        const notices = status === 'I' ? [{ code: SqlState.invalidTransactionState, message: 'there is no transaction in progress' }] : [];
+        const notices: Notice[] = status === 'I' ? [{ code: SqlState.invalidTransactionState, message: 'there is no transaction in progress', severity: 'WARNING' }] : [];
         return command(action === 'commit' && status !== 'E' ? 'COMMIT' : 'ROLLBACK', notices);
       }
       case 'savepoint':

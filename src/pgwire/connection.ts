@@ -255,7 +255,7 @@ export class Connection {
   private writeOutcome(outcome: Outcome, portal?: { describe: boolean }): boolean {
     switch (outcome.kind) {
       case 'command':
-        for (const n of outcome.notices) this.write(msg.noticeResponse(n.code, n.message, n.hint ? { hint: n.hint } : {}, n.code === SqlState.successfulCompletion ? 'NOTICE' : n.code.startsWith('25') ? 'WARNING' : 'NOTICE'));
+        for (const n of outcome.notices) this.write(msg.noticeResponse(n.code, n.message, n.hint ? { hint: n.hint } : {}, n.severity ?? 'NOTICE'));
         this.write(outcome.tag === '' ? msg.emptyQueryResponse() : msg.commandComplete(outcome.tag));
         for (const [name, value] of outcome.parameterStatus) this.write(msg.parameterStatus(name, value));
         return false;

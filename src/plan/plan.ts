@@ -8,6 +8,8 @@ export interface Notice {
   readonly code: string;
   readonly message: string;
   readonly hint?: string;
+  /** NOTICE unless said otherwise. */
+  readonly severity?: 'NOTICE' | 'WARNING';
 }
 
 /** A connection as it will be stored: definition plus its rendered SQL. */
