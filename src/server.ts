@@ -143,8 +143,10 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
     },
     cancel: (pid, secretKey) => {
       const target = connections.get(pid);
-      // Statements run to completion under the statement timeout; a cancel is only logged.
-      if (target && target.secretKey === secretKey) log.info({ session: pid }, 'cancel request received');
+      if (target && target.secretKey === secretKey) {
+        log.info({ session: pid }, 'cancel request');
+        target.cancel();
+      }
     },
     closed: (connection) => connections.delete(connection.pid),
   };

@@ -33,8 +33,9 @@ export interface AssumeRoleParams {
 }
 
 export interface StsPort {
-  assumeRole(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, params: AssumeRoleParams): Promise<AssumedRole>;
-  getCallerIdentity(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider): Promise<CallerIdentity>;
+  /** `cancel` aborts the call (a client's CancelRequest); the deadline applies regardless. */
+  assumeRole(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, params: AssumeRoleParams, cancel?: AbortSignal): Promise<AssumedRole>;
+  getCallerIdentity(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, cancel?: AbortSignal): Promise<CallerIdentity>;
 }
 
 /** A failed STS call, in terms the validator can explain. */
@@ -66,8 +67,8 @@ export class AwsSdkSts implements StsPort {
 
   constructor(private readonly options: StsOptions) {}
 
-  async assumeRole(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, p: AssumeRoleParams): Promise<AssumedRole> {
-    const out = await this.send(target, credentials, (client, abortSignal) =>
+  async assumeRole(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, p: AssumeRoleParams, cancel?: AbortSignal): Promise<AssumedRole> {
+    const out = await this.send(target, credentials, cancel, (client, abortSignal) =>
       client.send(
         new AssumeRoleCommand({ RoleArn: p.roleArn, RoleSessionName: p.sessionName, ExternalId: p.externalId, DurationSeconds: p.durationSeconds }),
         { abortSignal },
@@ -82,17 +83,23 @@ export class AwsSdkSts implements StsPort {
     };
   }
 
-  async getCallerIdentity(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider): Promise<CallerIdentity> {
-    const out = await this.send(target, credentials, (client, abortSignal) => client.send(new GetCallerIdentityCommand({}), { abortSignal }));
+  async getCallerIdentity(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, cancel?: AbortSignal): Promise<CallerIdentity> {
+    const out = await this.send(target, credentials, cancel, (client, abortSignal) => client.send(new GetCallerIdentityCommand({}), { abortSignal }));
     return { arn: out.Arn ?? '', account: out.Account ?? '', requestId: out.$metadata.requestId };
   }
 
-  private async send<T>(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, call: (c: STSClient, s: AbortSignal) => Promise<T>): Promise<T> {
+  private async send<T>(
+    target: StsTarget,
+    credentials: Credentials | AwsCredentialIdentityProvider,
+    cancel: AbortSignal | undefined,
+    call: (c: STSClient, s: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const client = this.client(target, credentials);
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
     try {
-      return await call(client, deadline);
+      return await call(client, cancel ? AbortSignal.any([deadline, cancel]) : deadline);
     } catch (err) {
+      if (cancel?.aborted) throw new StsCallError('Canceled', 'canceled by the client', undefined);
       throw toStsCallError(err, deadline.aborted, this.options.timeoutMs);
     }
   }

@@ -47,14 +47,20 @@ export class Validator {
     private readonly jump: JumpRoleCredentials | undefined,
   ) {}
 
-  async validate(req: ValidationRequest): Promise<ValidationReport> {
-    return req.kind === 'keys' ? this.validateKeys(req) : this.validateRole(req);
+  /** Validate; `cancel` (a client's CancelRequest) stops it with 57014. */
+  async validate(req: ValidationRequest, cancel?: AbortSignal): Promise<ValidationReport> {
+    try {
+      return await (req.kind === 'keys' ? this.validateKeys(req, cancel) : this.validateRole(req, cancel));
+    } catch (err) {
+      if (cancel?.aborted) throw new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
+      throw err;
+    }
   }
 
-  private async validateKeys(req: Extract<ValidationRequest, { kind: 'keys' }>): Promise<ValidationReport> {
+  private async validateKeys(req: Extract<ValidationRequest, { kind: 'keys' }>, cancel?: AbortSignal): Promise<ValidationReport> {
     const credentials = { accessKeyId: req.accessKeyId.reveal(), secretAccessKey: req.secretAccessKey.reveal(), sessionToken: req.sessionToken?.reveal() };
     try {
-      const me = await this.sts.getCallerIdentity(req.target, credentials);
+      const me = await this.sts.getCallerIdentity(req.target, credentials, cancel);
       return { identity: me.arn, requestIds: [me.requestId] };
     } catch (err) {
       const e = asStsError(err);
@@ -62,7 +68,7 @@ export class Validator {
     }
   }
 
-  private async validateRole(req: Extract<ValidationRequest, { kind: 'role' }>): Promise<ValidationReport> {
+  private async validateRole(req: Extract<ValidationRequest, { kind: 'role' }>, cancel?: AbortSignal): Promise<ValidationReport> {
     const jump = this.jump;
     if (!jump) {
       throw failure('ambient identity → jump role', 'the server has no AWS connection role configured', 'Hop: ambient identity → jump role. iamlink was started without --aws-connection-role-arn.', OPERATOR_HINT);
@@ -81,12 +87,12 @@ export class Validator {
       );
     }
     const assume = (externalId: string | undefined) =>
-      this.sts.assumeRole(req.target, jumpCredentials, { roleArn: req.roleArn, sessionName: req.sessionName, externalId, durationSeconds: PROBE_SESSION_SECONDS });
+      this.sts.assumeRole(req.target, jumpCredentials, { roleArn: req.roleArn, sessionName: req.sessionName, externalId, durationSeconds: PROBE_SESSION_SECONDS }, cancel);
     // The three probes are independent: run them at once (the critical path is one AssumeRole
     // plus one GetCallerIdentity).
     const withId = assume(req.externalId).then(async (assumed) => {
       try {
-        return { assumed, me: await this.sts.getCallerIdentity(req.target, assumed.credentials) };
+        return { assumed, me: await this.sts.getCallerIdentity(req.target, assumed.credentials, cancel) };
       } catch (err) {
         throw new HopFailure('identity', asStsError(err));
       }

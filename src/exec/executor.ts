@@ -51,7 +51,9 @@ const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: 
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
-  async execute(session: Session, c: Classified, runRead: ReadRunner): Promise<Outcome> {
+  /** Run one statement; `cancel` is the client's CancelRequest for it. */
+  async execute(session: Session, c: Classified, runRead: ReadRunner, cancel?: AbortSignal): Promise<Outcome> {
+    if (cancel?.aborted) throw new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
     if (session.transactionStatus === 'E' && !(c.kind === 'gated' && c.gated.kind === 'transaction' && ['commit', 'rollback', 'rollback_to'].includes(c.gated.action))) {
       throw new SqlError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
     }
@@ -59,7 +61,7 @@ export class Executor {
       case 'empty':
         return command('');
       case 'own':
-        return this.executeOwn(session, c.stmt, runRead);
+        return this.executeOwn(session, c.stmt, runRead, cancel);
       case 'gated':
         return this.executeGated(session, c.gated, c.text, runRead);
     }
@@ -72,7 +74,7 @@ export class Executor {
     return planned.plan.sql;
   }
 
-  private async executeOwn(session: Session, stmt: Statement, runRead: ReadRunner): Promise<Outcome> {
+  private async executeOwn(session: Session, stmt: Statement, runRead: ReadRunner, cancel?: AbortSignal): Promise<Outcome> {
     const { store, catalog } = this.deps;
     const first = await store
       .transaction(async (tx) => {
@@ -94,7 +96,7 @@ export class Executor {
     const { planned, pending } = first;
     const plan = planned.plan;
     if (pending && (plan.kind === 'create_connection' || plan.kind === 'alter_connection')) {
-      await this.validate(pending.id, plan.connection.definition);
+      await this.validate(pending.id, plan.connection.definition, cancel);
       await store
         .transaction(async (tx) => {
           const again = await this.plan(tx, session, stmt);
@@ -110,7 +112,7 @@ export class Executor {
       case 'query':
         return { kind: 'engine', frames: splitFrames(await runRead(plan.sql, false)) };
       case 'validate_connection':
-        await this.validate(plan.id, plan.definition);
+        await this.validate(plan.id, plan.definition, cancel);
         return command(planned.tag, planned.notices);
       default:
         return command(planned.tag, planned.notices);
@@ -122,10 +124,10 @@ export class Executor {
     return planStatement(stmt, catalogViewOf(items), this.planContext(session));
   }
 
-  private async validate(id: string, definition: AwsConnectionDef): Promise<void> {
+  private async validate(id: string, definition: AwsConnectionDef, cancel?: AbortSignal): Promise<void> {
     const { validation, store, catalog, log } = this.deps;
     if (!validation) throw new SqlError(SqlState.featureNotSupported, 'connection validation is not configured on this server');
-    await validateConnection(validation, store, catalog, log, id, definition);
+    await validateConnection(validation, store, catalog, log, id, definition, cancel);
   }
 
   private async executeGated(session: Session, g: GatedStatement, text: string, runRead: ReadRunner): Promise<Outcome> {

@@ -30,11 +30,12 @@ export async function validateConnection(
   log: Logger,
   id: string,
   def: AwsConnectionDef,
+  cancel?: AbortSignal,
 ): Promise<void> {
   const started = Date.now();
   const request = await store.transaction((tx) => buildRequest(ctx, catalog, tx, id, def));
   try {
-    const report = await ctx.validator.validate(request);
+    const report = await ctx.validator.validate(request, cancel);
     log.info({ connection: id, outcome: 'ok', identity: report.identity, awsRequestIds: report.requestIds, durationMs: Date.now() - started }, 'validation');
   } catch (err) {
     const e = err instanceof SqlError ? err : new SqlError(SqlState.internalError, 'internal error');

@@ -44,6 +44,8 @@ export class Connection {
   private readonly prepared = new Map<string, Prepared>();
   private readonly portals = new Map<string, Portal>();
   readonly secretKey = randomInt(1, 2 ** 31 - 1);
+  /** Aborted by a CancelRequest for the statement running now. */
+  private running: AbortController | undefined;
   private log: Logger;
 
   constructor(
@@ -234,8 +236,11 @@ export class Connection {
       let classified: Classified | undefined;
       try {
         classified = classify(st.text, st.tokens);
-        const outcome = await this.ctx.executor.execute(session, classified, (text, _clientParams, lifted) =>
-          this.ctx.store.execUserQuery(session.engineSettings(), text, lifted),
+        const outcome = await this.ctx.executor.execute(
+          session,
+          classified,
+          (text, _clientParams, lifted) => this.ctx.store.execUserQuery(session.engineSettings(), text, lifted),
+          this.cancelSignal(),
         );
         this.afterSessionCommand(classified);
         const failed = this.writeOutcome(outcome);
@@ -386,7 +391,7 @@ export class Connection {
   private async executePortal(portal: Portal, maxRows: number): Promise<void> {
     const c = portal.prepared.classified;
     if (!returnsRows(c)) {
-      const outcome = await this.ctx.executor.execute(this.session!, c, () => Promise.reject(new Error('not a read')));
+      const outcome = await this.ctx.executor.execute(this.session!, c, () => Promise.reject(new Error('not a read')), this.cancelSignal());
       this.afterSessionCommand(c);
       this.writeOutcome(outcome, { describe: false });
       return;
@@ -436,6 +441,23 @@ export class Connection {
     }
     portal.result = result;
     return result;
+  }
+
+  // ---- cancellation --------------------------------------------------------------------
+
+  /** The signal for the statement about to run; a CancelRequest aborts it. */
+  private cancelSignal(): AbortSignal {
+    this.running = new AbortController();
+    return this.running.signal;
+  }
+
+  /**
+   * A CancelRequest for this session: stops what is waiting (statements not yet started,
+   * remote validation calls). A query already running in the engine completes under its
+   * statement timeout.
+   */
+  cancel(): void {
+    if (this.busy) this.running?.abort();
   }
 
   // ---- errors, output, lifecycle -------------------------------------------------------

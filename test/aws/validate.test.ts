@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChild } from '../support/child-server.js';
+import { rawConnect } from '../support/raw-client.js';
 import { catalogSnapshot, errorOf, freshDataDir, startTestServer, type TestServer } from '../support/server.js';
 import { CUSTOMER, startAwsEnv, trustingJump, unique, type AwsEnv } from './aws-env.js';
 
@@ -267,6 +268,34 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       } finally {
         await env.setFaults({});
         await quick.stop();
+      }
+    });
+
+    it('a CancelRequest stops a VALIDATE waiting on STS with 57014', async () => {
+      if (needsEmulator(env, 'added latency')) return;
+      const user = await env.createUserWithKey(CUSTOMER);
+      await c.query(`CREATE SECRET cancel_secret AS '${user.secretAccessKey}'`);
+      await c.query(`CREATE CONNECTION cancel_me TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET cancel_secret)`);
+      const victim = await server.client();
+      const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number };
+      await env.setFaults({ latencyMs: 3000 });
+      try {
+        const started = Date.now();
+        const pending = errorOf(victim.query('VALIDATE CONNECTION cancel_me'));
+        await new Promise((r) => setTimeout(r, 300));
+        const cancel = await rawConnect(server.port);
+        const packet = Buffer.alloc(16);
+        packet.writeInt32BE(16, 0);
+        packet.writeInt32BE(80877102, 4);
+        packet.writeInt32BE(processID, 8);
+        packet.writeInt32BE(secretKey, 12);
+        cancel.send(packet);
+        const err = await pending;
+        expect(err).toMatchObject({ code: '57014', message: 'canceling statement due to user request' });
+        expect(Date.now() - started).toBeLessThan(2000);
+        expect((await victim.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
+      } finally {
+        await env.setFaults({});
       }
     });
 
