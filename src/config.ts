@@ -99,4 +99,3 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   });
 }
 
-export const CONFIG_FLAGS = Object.keys(FLAGS);

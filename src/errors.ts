@@ -77,9 +77,6 @@ export class SqlError extends Error {
   }
 }
 
-/** Errors that came back from the engine for a user's read query, already in wire form. */
-export class PassthroughError extends Error {}
-
 /** Turn anything thrown into something safe to send: SqlErrors pass, the rest is hidden. */
 export function toSqlError(err: unknown): SqlError {
   if (err instanceof SqlError) return err;

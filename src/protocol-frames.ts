@@ -27,16 +27,3 @@ export function withoutReadyForQuery(out: Buffer): Buffer {
   if (!last || last.type !== 'Z') throw new Error('engine answer did not end with ReadyForQuery');
   return out.subarray(0, out.length - last.bytes.length);
 }
-
-/** The M field of an ErrorResponse frame, for internal logs. */
-export function errorMessageOf(frame: Buffer): string {
-  let off = 5;
-  while (off < frame.length && frame[off] !== 0) {
-    const field = frame[off]!;
-    const end = frame.indexOf(0, off + 1);
-    if (end < 0) break;
-    if (field === 0x4d) return frame.toString('utf8', off + 1, end);
-    off = end + 1;
-  }
-  return 'unknown error';
-}

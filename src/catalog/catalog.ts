@@ -54,11 +54,6 @@ export class Catalog {
     return rows.map(toItem);
   }
 
-  async itemById(tx: Queryable, id: string): Promise<CatalogItem | undefined> {
-    const rows = await tx.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i WHERE i.id = $1`, [id]);
-    return rows[0] ? toItem(rows[0]) : undefined;
-  }
-
   /** Take the next item id and oid from the counters (a failed CREATE burns them; never reused). */
   async allocateIds(tx: Queryable): Promise<ItemIds> {
     const rows = await tx.query<ItemIds>(

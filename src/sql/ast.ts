@@ -122,4 +122,3 @@ export type Statement =
   | { readonly kind: 'show_objects'; readonly objectType: 'CONNECTIONS' | 'SECRETS'; readonly schema: ObjectName | undefined }
   | { readonly kind: 'show_create_connection'; readonly redacted: boolean; readonly name: ObjectName };
 
-export type StatementKind = Statement['kind'];
