@@ -8,11 +8,14 @@ import { rawConnect } from '../support/raw-client.js';
 import { catalogSnapshot, errorOf, freshDataDir, startTestServer, type TestServer } from '../support/server.js';
 import { CUSTOMER, startAwsEnv, trustingJump, unique, type AwsEnv } from './aws-env.js';
 
+type Skip = (note?: string) => void;
+
 /** Skip (with the reason printed) what needs the project's emulator: faults, the request log, its clock. */
-function needsEmulator(env: AwsEnv, what: string): boolean {
-  if (env.emulated) return false;
-  process.stdout.write(`skipped against ${env.endpoint}: ${what} needs the project's STS emulator\n`);
-  return true;
+function requireEmulator(env: AwsEnv, what: string, skip: Skip): void {
+  if (env.emulated) return;
+  const reason = `skipped against ${env.endpoint}: ${what} needs the project's STS emulator`;
+  process.stdout.write(`${reason}\n`);
+  skip(reason);
 }
 
 describe('VALIDATE CONNECTION through a real STS role chain', () => {
@@ -20,6 +23,9 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
   let server: TestServer;
   let c: pg.Client;
   let enforces = true;
+  const requireEnforcement = (skip: Skip): void => {
+    if (!enforces) skip(`${env.endpoint} does not enforce role trust policies`);
+  };
 
   const start = (flags: string[] = [], jumpRoleArn = env.jumpRoleArn): Promise<TestServer> =>
     startTestServer(['--aws-connection-role-arn', jumpRoleArn, ...flags], undefined, {
@@ -94,8 +100,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect(err.message).toContain('InvalidClientTokenId');
     });
 
-    it('names ExpiredToken for expired temporary credentials', async () => {
-      if (needsEmulator(env, 'expiring a session')) return;
+    it('names ExpiredToken for expired temporary credentials', async ({ skip }) => {
+      requireEmulator(env, 'expiring a session', skip);
       const role = await env.customerRole({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CUSTOMER}:root` }, Action: 'sts:AssumeRole' }] });
       const sts = new STSClient({ endpoint: env.endpoint, region: 'us-east-1', credentials: { accessKeyId: CUSTOMER, secretAccessKey: 'test' } });
       const { Credentials: t } = await sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'temp', DurationSeconds: 900 }));
@@ -115,8 +121,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
   });
 
   describe('assume role', () => {
-    it('succeeds with the exact trust policy iamlink renders, and the emulator saw exactly the expected calls', async () => {
-      if (!enforces) return;
+    it('succeeds with the exact trust policy iamlink renders, and the emulator saw exactly the expected calls', async ({ skip }) => {
+      requireEnforcement(skip);
       const { name, roleArn } = await roleConnection((ext) => trustingJump(env.jumpRoleArn, { StringEquals: { 'sts:ExternalId': ext } }));
       const before = (await env.requests()).length;
       const ok = await c.query(`VALIDATE CONNECTION ${name}`);
@@ -147,8 +153,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect((await env.requests()).filter((r) => r.action === 'AssumeRole' && r.params.RoleArn === env.jumpRoleArn)).toHaveLength(jumpCalls.length);
     });
 
-    it('a policy without an external-id condition fails with the exact message, DETAIL and HINT', async () => {
-      if (!enforces) return;
+    it('a policy without an external-id condition fails with the exact message, DETAIL and HINT', async ({ skip }) => {
+      requireEnforcement(skip);
       const { name, roleArn } = await roleConnection(() => trustingJump(env.jumpRoleArn));
       const err = await errorOf(c.query(`VALIDATE CONNECTION ${name}`));
       expect(err.code).toBe('58000');
@@ -161,8 +167,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect(err.hint).toContain(`"AWS": "${env.jumpRoleArn}"`);
     });
 
-    it('StringLike "*" on the external id fails as not checking the external ID', async () => {
-      if (!enforces) return;
+    it('StringLike "*" on the external id fails as not checking the external ID', async ({ skip }) => {
+      requireEnforcement(skip);
       const { name } = await roleConnection(() => trustingJump(env.jumpRoleArn, { StringLike: { 'sts:ExternalId': '*' } }));
       const err = await errorOf(c.query(`VALIDATE CONNECTION ${name}`));
       expect(err.code).toBe('58000');
@@ -178,8 +184,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect(err.detail).toContain('AccessDenied');
     });
 
-    it('a role that does not trust the jump role fails with AccessDenied and the policy to install in the HINT', async () => {
-      if (!enforces) return;
+    it('a role that does not trust the jump role fails with AccessDenied and the policy to install in the HINT', async ({ skip }) => {
+      requireEnforcement(skip);
       const { name } = await roleConnection((ext) => ({
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CUSTOMER}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': ext } } }],
@@ -251,8 +257,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
   });
 
   describe('speed and resilience', () => {
-    it('an STS that never answers fails within the timeout plus one second', async () => {
-      if (needsEmulator(env, 'a hanging STS')) return;
+    it('an STS that never answers fails within the timeout plus one second', async ({ skip }) => {
+      requireEmulator(env, 'a hanging STS', skip);
       const quick = await start(['--aws-sts-timeout', '1s']);
       try {
         const qc = await quick.client();
@@ -271,8 +277,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       }
     });
 
-    it('a CancelRequest stops a VALIDATE waiting on STS with 57014', async () => {
-      if (needsEmulator(env, 'added latency')) return;
+    it('a CancelRequest stops a VALIDATE waiting on STS with 57014', async ({ skip }) => {
+      requireEmulator(env, 'added latency', skip);
       const user = await env.createUserWithKey(CUSTOMER);
       await c.query(`CREATE SECRET cancel_secret AS '${user.secretAccessKey}'`);
       await c.query(`CREATE CONNECTION cancel_me TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET cancel_secret)`);
@@ -299,8 +305,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       }
     });
 
-    it('retries throttling: throttled twice, then OK, validates', async () => {
-      if (needsEmulator(env, 'throttling')) return;
+    it('retries throttling: throttled twice, then OK, validates', async ({ skip }) => {
+      requireEmulator(env, 'throttling', skip);
       const user = await env.createUserWithKey(CUSTOMER);
       await c.query(`CREATE SECRET thr_secret AS '${user.secretAccessKey}'`);
       await c.query(`CREATE CONNECTION thr TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET thr_secret)`);
@@ -310,9 +316,9 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect((await env.requests()).slice(before).map((r) => r.code ?? r.status)).toEqual(['Throttling', 'Throttling', 200]);
     });
 
-    it('50 concurrent VALIDATEs complete while another session answers SELECT 1 within 50 ms', async () => {
-      if (needsEmulator(env, 'added latency')) return;
-      if (!enforces) return;
+    it('50 concurrent VALIDATEs complete while another session answers SELECT 1 within 50 ms', async ({ skip }) => {
+      requireEmulator(env, 'added latency', skip);
+      requireEnforcement(skip);
       const { name } = await roleConnection((ext) => trustingJump(env.jumpRoleArn, { StringEquals: { 'sts:ExternalId': ext } }));
       const clients = await Promise.all(Array.from({ length: 10 }, () => server.client()));
       const other = await server.client();
