@@ -51,7 +51,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const lock = await acquireDataDirLock(config.dataDir);
   let store: PgliteStore | undefined;
   try {
-    store = await PgliteStore.open(`${config.dataDir}/catalog`);
+    store = await PgliteStore.open(`${config.dataDir}/catalog`, config.statementTimeoutMs);
     await migrate(store);
     const cipher = new SecretCipher(await loadSecretsKey(config.secretsKeyFile, true));
     const catalog = new Catalog(cipher);

@@ -1,8 +1,9 @@
-import { PGlite } from '@electric-sql/pglite';
 import { serialize } from 'pg-protocol';
 import type { CatalogStore, LiftedQuery, Queryable } from './store.js';
 import { splitFrames, withoutReadyForQuery } from '../protocol-frames.js';
+import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
+import { SqlError, SqlState } from '../errors.js';
 
 /** Engine prepared statements kept for lifted client queries before they are all dropped. */
 const MAX_PREPARED = 512;
@@ -27,17 +28,31 @@ export class PgliteStore implements CatalogStore {
   /** The client settings applied to the engine session, or undefined in the system state. */
   private clientSettings: string | undefined;
 
-  private constructor(private readonly pg: PGlite) {}
+  private constructor(
+    private readonly engine: EngineThread,
+    private readonly readTimeoutMs: number | undefined,
+  ) {}
 
-  static async open(dataDir: string): Promise<PgliteStore> {
-    const pg = await PGlite.create(dataDir);
-    return new PgliteStore(pg);
+  /**
+   * Open the data directory. `readTimeoutMs` bounds each client read: past it the engine
+   * thread is stopped and reopened (PGlite cannot honour statement_timeout itself).
+   */
+  static async open(dataDir: string, readTimeoutMs?: number): Promise<PgliteStore> {
+    return new PgliteStore(await EngineThread.open(dataDir), readTimeoutMs);
+  }
+
+  private engineQuery<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.engine.call<R[]>('query', { sql, params });
+  }
+
+  private engineExec(sql: string): Promise<void> {
+    return this.engine.call<void>('exec', { sql });
   }
 
   query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     return this.lock.run(async () => {
       await this.asSystem();
-      return (await this.pg.query<R>(sql, params as unknown[])).rows;
+      return this.engineQuery<R>(sql, params);
     });
   }
 
@@ -45,27 +60,28 @@ export class PgliteStore implements CatalogStore {
   exec(sql: string): Promise<void> {
     return this.lock.run(async () => {
       await this.asSystem();
-      await this.pg.exec(sql);
+      await this.engineExec(sql);
     });
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
       await this.asSystem();
-      return this.pg.transaction(async (tx) =>
-        fn({
-          query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await tx.query<R>(sql, params as unknown[])).rows,
-          exec: async (sql: string) => {
-            await tx.exec(sql);
-          },
-        }),
-      );
+      await this.engineExec('BEGIN');
+      try {
+        const result = await fn({ query: (sql, params) => this.engineQuery(sql, params), exec: (sql) => this.engineExec(sql) });
+        await this.engineExec('COMMIT');
+        return result;
+      } catch (err) {
+        await this.engineExec('ROLLBACK');
+        throw err;
+      }
     });
   }
 
   private async asSystem(): Promise<void> {
     if (this.clientSettings === undefined) return;
-    await this.pg.exec('RESET ROLE; RESET ALL');
+    await this.engineExec('RESET ROLE; RESET ALL');
     this.clientSettings = undefined;
   }
 
@@ -74,9 +90,9 @@ export class PgliteStore implements CatalogStore {
     if (this.clientSettings === settingsSql) return;
     this.clientSettings = undefined;
     try {
-      await this.pg.exec(`RESET ROLE; RESET ALL; ${settingsSql}`);
+      await this.engineExec(`RESET ROLE; RESET ALL; ${settingsSql}`);
     } catch (err) {
-      await this.pg.exec('RESET ROLE; RESET ALL');
+      await this.engineExec('RESET ROLE; RESET ALL');
       throw err;
     }
     this.clientSettings = settingsSql;
@@ -103,7 +119,7 @@ export class PgliteStore implements CatalogStore {
    */
   private async runPrepared(settingsSql: string, lifted: LiftedQuery, known: string | undefined): Promise<Buffer | undefined> {
     if (known === undefined && this.prepared.size >= MAX_PREPARED) {
-      await this.pg.exec('DEALLOCATE ALL');
+      await this.engineExec('DEALLOCATE ALL');
       this.prepared.clear();
     }
     const name = known ?? `iamlink_auto_${this.nextStatement++}`;
@@ -126,16 +142,21 @@ export class PgliteStore implements CatalogStore {
   /** Run client messages (ending in Sync or a Query) under the client's settings. */
   private async runWrapped(settingsSql: string, messages: Buffer): Promise<Buffer> {
     await this.asClient(settingsSql);
+    let out: Uint8Array;
     try {
-      const out = await this.pg.execProtocolRaw(messages, { syncToFs: false });
-      return withoutReadyForQuery(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-    } finally {
-      // Never leave the shared session inside a transaction, whatever happened above.
-      if (this.pg.isInTransaction()) await this.pg.exec('ROLLBACK');
+      out = await this.engine.call<Uint8Array>('raw', { messages, syncToFs: false }, this.readTimeoutMs);
+    } catch (err) {
+      if (err instanceof SqlError && err.code === SqlState.queryCanceled) {
+        // The engine thread was restarted: a fresh session, no prepared statements.
+        this.clientSettings = undefined;
+        this.prepared.clear();
+      }
+      throw err;
     }
+    return withoutReadyForQuery(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
   }
 
   async close(): Promise<void> {
-    await this.lock.run(() => this.pg.close());
+    await this.lock.run(() => this.engine.close());
   }
 }

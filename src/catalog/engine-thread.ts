@@ -1,0 +1,100 @@
+/**
+ * PGlite on its own worker thread, driven by messages. A call may carry a deadline: if the
+ * engine has not answered by then, the thread is terminated and a fresh one reopens the data
+ * directory, and the call fails with 57014 (the only way to stop a running PGlite query).
+ */
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SqlError, SqlState } from '../errors.js';
+
+const WORKER = fileURLToPath(new URL('../../engine/pglite-worker.mjs', import.meta.url));
+
+/** An error the engine reported, with its SQLSTATE when it had one. */
+export class EngineCallError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+export class EngineThread {
+  private worker!: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  private constructor(private readonly dataDir: string) {}
+
+  static async open(dataDir: string): Promise<EngineThread> {
+    const engine = new EngineThread(dataDir);
+    await engine.start();
+    return engine;
+  }
+
+  private start(): Promise<void> {
+    this.worker = new Worker(WORKER, { workerData: { dataDir: this.dataDir } });
+    const worker = this.worker;
+    return new Promise((resolve, reject) => {
+      worker.on('message', (msg: { ready?: boolean; id?: number; ok?: boolean; result?: unknown; error?: { message: string; code?: string } }) => {
+        if (msg.ready) return resolve();
+        const p = this.pending.get(msg.id!);
+        if (!p) return;
+        this.pending.delete(msg.id!);
+        if (msg.ok) p.resolve(msg.result);
+        else p.reject(new EngineCallError(msg.error!.message, msg.error!.code));
+      });
+      worker.once('error', (err) => {
+        reject(err);
+        this.failAll(err);
+      });
+      worker.once('exit', (code) => {
+        if (worker === this.worker) this.failAll(new Error(`engine thread exited with code ${code}`));
+      });
+    });
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  /** Send one call; with `deadlineMs`, an overrun restarts the engine and fails with 57014. */
+  call<T>(op: string, args: object, deadlineMs?: number): Promise<T> {
+    const id = this.nextId++;
+    const answer = new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    });
+    this.worker.postMessage({ id, op, args });
+    if (deadlineMs === undefined) return answer;
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.pending.delete(id);
+        void this.restart().then(
+          () => reject(new SqlError(SqlState.queryCanceled, 'canceling statement due to statement timeout', { hint: `Client queries may run for at most ${deadlineMs} ms.` })),
+          (err: Error) => reject(err),
+        );
+      }, deadlineMs);
+    });
+    return Promise.race([answer, overrun]).finally(() => clearTimeout(timer));
+  }
+
+  /** Stop the engine mid-query and reopen the data directory. */
+  private async restart(): Promise<void> {
+    const old = this.worker;
+    await old.terminate();
+    this.failAll(new Error('engine restarted'));
+    await this.start();
+  }
+
+  async close(): Promise<void> {
+    await this.call('close', {});
+    await this.worker.terminate();
+  }
+}
