@@ -28,6 +28,9 @@ export class EngineThread {
   private worker!: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** The worker died on its own (not stopped by us): the next call starts a new one. */
+  private crashed = false;
+  private closed = false;
 
   private constructor(private readonly dataDir: string) {}
 
@@ -54,7 +57,9 @@ export class EngineThread {
         this.failAll(err);
       });
       worker.once('exit', (code) => {
-        if (worker === this.worker) this.failAll(new Error(`engine thread exited with code ${code}`));
+        if (worker !== this.worker) return;
+        this.crashed = !this.closed;
+        this.failAll(new Error(`engine thread exited with code ${code}`));
       });
     });
   }
@@ -66,6 +71,10 @@ export class EngineThread {
 
   /** Send one call; with `deadlineMs`, an overrun restarts the engine and fails with 57014. */
   call<T>(op: string, args: object, deadlineMs?: number): Promise<T> {
+    if (this.crashed) {
+      this.crashed = false;
+      return this.start().then(() => this.call<T>(op, args, deadlineMs));
+    }
     const id = this.nextId++;
     const answer = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -88,13 +97,17 @@ export class EngineThread {
   /** Stop the engine mid-query and reopen the data directory. */
   private async restart(): Promise<void> {
     const old = this.worker;
+    this.closed = true; // this exit is ours, not a crash
     await old.terminate();
+    this.closed = false;
+    this.crashed = false;
     this.failAll(new Error('engine restarted'));
     await this.start();
   }
 
   async close(): Promise<void> {
     await this.call('close', {});
+    this.closed = true;
     await this.worker.terminate();
   }
 }
