@@ -301,22 +301,19 @@ class Parser {
     return t;
   }
 
-  private eatWord(word: string): boolean {
+  private eat(kind: 'word' | 'op', value: string): boolean {
     const t = this.peek();
-    if (t.kind === 'word' && t.value === word) {
-      this.i++;
-      return true;
-    }
-    return false;
+    if (t.kind !== kind || t.value !== value) return false;
+    this.i++;
+    return true;
+  }
+
+  private eatWord(word: string): boolean {
+    return this.eat('word', word);
   }
 
   private eatOp(op: string): boolean {
-    const t = this.peek();
-    if (t.kind === 'op' && t.value === op) {
-      this.i++;
-      return true;
-    }
-    return false;
+    return this.eat('op', op);
   }
 
   private expectWord(word: string): void {
