@@ -2,7 +2,7 @@
  * Runs one classified statement for a session: our DDL through planner and catalog, session
  * commands against the session, reads through the engine.
  */
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, ItemIds } from '../catalog/catalog.js';
 import type { AwsConnectionDef } from '../catalog/model.js';
 import type { CatalogStore, Queryable } from '../catalog/store.js';
 import { splitFrames, type Frame } from '../protocol-frames.js';
@@ -77,7 +77,7 @@ export class Executor {
   private async executeOwn(session: Session, stmt: Statement, runRead: ReadRunner, cancel?: AbortSignal): Promise<Outcome> {
     const { store, catalog } = this.deps;
     const first = await store
-      .transaction(async (tx) => {
+      .transaction(async (tx): Promise<{ planned: Planned; validateAs?: string; ids?: ItemIds }> => {
         const p = await this.plan(tx, session, stmt);
         const writes = p.plan.kind !== 'query' && p.plan.kind !== 'noop' && p.plan.kind !== 'validate_connection';
         if (writes && session.transactionStatus !== 'I') {
@@ -87,28 +87,25 @@ export class Executor {
         }
         // WITH (VALIDATE = true): validate first, with the id the connection will have, and
         // commit only if that succeeds. No engine transaction stays open during the remote calls.
-        if (p.plan.kind === 'create_connection' && p.plan.validate) return { planned: p, pending: await catalog.allocateIds(tx) };
-        if (p.plan.kind === 'alter_connection' && p.plan.validate) return { planned: p, pending: { id: p.plan.id, oid: 0 } };
+        if (p.plan.kind === 'create_connection' && p.plan.validate) {
+          const ids = await catalog.allocateIds(tx);
+          return { planned: p, validateAs: ids.id, ids };
+        }
+        if (p.plan.kind === 'alter_connection' && p.plan.validate) return { planned: p, validateAs: p.plan.id };
         await applyPlan(catalog, tx, p.plan, session.roleId);
-        return { planned: p, pending: undefined };
+        return { planned: p };
       })
       .catch(mapStoreError);
-    const { planned, pending } = first;
+    const { planned, validateAs, ids } = first;
     const plan = planned.plan;
-    if (pending && (plan.kind === 'create_connection' || plan.kind === 'alter_connection')) {
-      await this.validate(pending.id, plan.connection.definition, cancel);
-      await store
-        .transaction(async (tx) => {
-          const again = await this.plan(tx, session, stmt);
-          if (again.plan.kind !== plan.kind || JSON.stringify(again.plan.connection.definition) !== JSON.stringify(plan.connection.definition)) {
-            throw new SqlError(SqlState.serializationFailure, 'the catalog changed while the connection was being validated', { hint: 'Run the statement again.' });
-          }
-          await applyPlan(catalog, tx, again.plan, session.roleId, plan.kind === 'create_connection' ? pending : undefined);
-        })
-        .catch(mapStoreError);
-      return command(planned.tag, planned.notices);
-    }
     switch (plan.kind) {
+      case 'create_connection':
+      case 'alter_connection':
+        if (validateAs !== undefined) {
+          await this.validate(validateAs, plan.connection.definition, cancel);
+          await this.commitValidated(session, stmt, plan.connection.definition, ids);
+        }
+        return command(planned.tag, planned.notices);
       case 'query':
         return { kind: 'engine', frames: splitFrames(await runRead(plan.sql, false)) };
       case 'validate_connection':
@@ -117,6 +114,20 @@ export class Executor {
       default:
         return command(planned.tag, planned.notices);
     }
+  }
+
+  /** Plan again and commit a validated CREATE/ALTER, unless the catalog changed meanwhile. */
+  private async commitValidated(session: Session, stmt: Statement, validated: AwsConnectionDef, ids: ItemIds | undefined): Promise<void> {
+    await this.deps.store
+      .transaction(async (tx) => {
+        const again = await this.plan(tx, session, stmt);
+        const same = (again.plan.kind === 'create_connection' || again.plan.kind === 'alter_connection') && JSON.stringify(again.plan.connection.definition) === JSON.stringify(validated);
+        if (!same) {
+          throw new SqlError(SqlState.serializationFailure, 'the catalog changed while the connection was being validated', { hint: 'Run the statement again.' });
+        }
+        await applyPlan(this.deps.catalog, tx, again.plan, session.roleId, ids);
+      })
+      .catch(mapStoreError);
   }
 
   private async plan(tx: Queryable, session: Session, stmt: Statement): Promise<Planned> {
