@@ -44,6 +44,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (!/^(127\.|::1$|localhost$)/.test(config.listen.host)) {
+    // No passwords yet: off loopback, anyone who reaches the port is in.
+    log.warn({ listen: config.listen.host }, 'listening beyond loopback with trust authentication: anyone who can reach this address can connect');
+  }
   // Print only once the handlers are in place: whoever reads this line may signal at once.
   process.stdout.write(`iamlink listening on ${server.host}:${server.port} (data in ${config.dataDir}); connect with: psql ${server.url}\n`);
 }
