@@ -20,10 +20,9 @@ export function splitFrames(buf: Buffer): Frame[] {
   return frames;
 }
 
-/** The engine's answer to client messages, without the closing ReadyForQuery (the session sends its own). */
-export function withoutReadyForQuery(out: Buffer): Buffer {
+/** The engine's answer to client messages as frames, without the closing ReadyForQuery (the session sends its own). */
+export function framesBeforeReady(out: Buffer): Frame[] {
   const frames = splitFrames(out);
-  const last = frames[frames.length - 1];
-  if (!last || last.type !== 'Z') throw new Error('engine answer did not end with ReadyForQuery');
-  return out.subarray(0, out.length - last.bytes.length);
+  if (frames.pop()?.type !== 'Z') throw new Error('engine answer did not end with ReadyForQuery');
+  return frames;
 }

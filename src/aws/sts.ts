@@ -2,6 +2,7 @@
  * The STS port: the two calls validation needs, behind an interface so that tests and the
  * server choose the endpoint, and every call has a deadline and bounded retries.
  */
+import { createHash } from 'node:crypto';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
@@ -104,9 +105,16 @@ export class AwsSdkSts implements StsPort {
     }
   }
 
-  /** One client per endpoint, region and identity, least recently used dropped first. */
+  /**
+   * One client per endpoint, region and credentials, least recently used dropped first. The
+   * key digests the whole credential: a changed secret (ALTER SECRET) must never reuse a client
+   * built with the old one.
+   */
   private client(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider): STSClient {
-    const who = typeof credentials === 'function' ? this.providerKey(credentials) : `${credentials.accessKeyId}:${credentials.secretAccessKey.length}:${credentials.sessionToken?.slice(-16) ?? ''}`;
+    const who =
+      typeof credentials === 'function'
+        ? this.providerKey(credentials)
+        : createHash('sha256').update(`${credentials.accessKeyId}\0${credentials.secretAccessKey}\0${credentials.sessionToken ?? ''}`).digest('hex');
     const key = `${target.endpoint ?? ''}|${target.region}|${who}`;
     let client = this.clients.get(key);
     if (client) {

@@ -30,7 +30,8 @@ export class EngineThread {
   private nextId = 1;
   /** The worker died on its own (not stopped by us): the next call starts a new one. */
   private crashed = false;
-  private closed = false;
+  /** We are stopping the worker ourselves, so its exit is not a crash. */
+  private stopping = false;
 
   private constructor(private readonly dataDir: string) {}
 
@@ -58,7 +59,7 @@ export class EngineThread {
       });
       worker.once('exit', (code) => {
         if (worker !== this.worker) return;
-        this.crashed = !this.closed;
+        this.crashed = !this.stopping;
         this.failAll(new Error(`engine thread exited with code ${code}`));
       });
     });
@@ -97,17 +98,16 @@ export class EngineThread {
   /** Stop the engine mid-query and reopen the data directory. */
   private async restart(): Promise<void> {
     const old = this.worker;
-    this.closed = true; // this exit is ours, not a crash
+    this.stopping = true;
     await old.terminate();
-    this.closed = false;
-    this.crashed = false;
+    this.stopping = false;
     this.failAll(new Error('engine restarted'));
     await this.start();
   }
 
   async close(): Promise<void> {
     await this.call('close', {});
-    this.closed = true;
+    this.stopping = true;
     await this.worker.terminate();
   }
 }

@@ -1,9 +1,9 @@
 import { serialize } from 'pg-protocol';
-import type { CatalogStore, LiftedQuery, Queryable } from './store.js';
-import { splitFrames, withoutReadyForQuery } from '../protocol-frames.js';
+import { SqlError, SqlState } from '../errors.js';
+import { framesBeforeReady, type Frame } from '../protocol-frames.js';
 import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
-import { SqlError, SqlState } from '../errors.js';
+import type { CatalogStore, LiftedQuery, Queryable } from './store.js';
 
 /** Engine prepared statements kept for lifted client queries before they are all dropped. */
 const MAX_PREPARED = 512;
@@ -18,7 +18,6 @@ const MAX_PREPARED = 512;
  * a statement, so the state is kept until a different client or catalog work needs another;
  * consecutive reads by clients with the same settings then run with no wrapper at all.
  */
-
 export class PgliteStore implements CatalogStore {
   readonly kind = 'pglite' as const;
   private readonly lock = new Mutex();
@@ -98,11 +97,11 @@ export class PgliteStore implements CatalogStore {
     this.clientSettings = settingsSql;
   }
 
-  execUserProtocol(settingsSql: string, messages: Buffer): Promise<Buffer> {
+  execUserProtocol(settingsSql: string, messages: Buffer): Promise<Frame[]> {
     return this.lock.run(() => this.runWrapped(settingsSql, messages));
   }
 
-  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer> {
+  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Frame[]> {
     return this.lock.run(async () => {
       const statement = lifted && this.prepared.get(lifted.text);
       if (lifted && statement !== null) {
@@ -117,7 +116,7 @@ export class PgliteStore implements CatalogStore {
    * Run a lifted query as an engine prepared statement, preparing it on first use. Returns
    * undefined when the engine cannot prepare it (the caller then runs the plain text).
    */
-  private async runPrepared(settingsSql: string, lifted: LiftedQuery, known: string | undefined): Promise<Buffer | undefined> {
+  private async runPrepared(settingsSql: string, lifted: LiftedQuery, known: string | undefined): Promise<Frame[] | undefined> {
     if (known === undefined && this.prepared.size >= MAX_PREPARED) {
       await this.engineExec('DEALLOCATE ALL');
       this.prepared.clear();
@@ -130,17 +129,17 @@ export class PgliteStore implements CatalogStore {
       serialize.sync(),
     ];
     if (known === undefined) messages.unshift(serialize.parse({ name, text: lifted.text, types: [...lifted.types] }));
-    const frames = splitFrames(await this.runWrapped(settingsSql, Buffer.concat(messages)));
+    const frames = await this.runWrapped(settingsSql, Buffer.concat(messages));
     if (known === undefined) {
       const prepared = frames.some((f) => f.type === '1');
       this.prepared.set(lifted.text, prepared ? name : null);
       if (!prepared) return undefined;
     }
-    return Buffer.concat(frames.filter((f) => f.type !== '1' && f.type !== '2').map((f) => f.bytes));
+    return frames.filter((f) => f.type !== '1' && f.type !== '2');
   }
 
   /** Run client messages (ending in Sync or a Query) under the client's settings. */
-  private async runWrapped(settingsSql: string, messages: Buffer): Promise<Buffer> {
+  private async runWrapped(settingsSql: string, messages: Buffer): Promise<Frame[]> {
     await this.asClient(settingsSql);
     let out: Uint8Array;
     try {
@@ -153,7 +152,7 @@ export class PgliteStore implements CatalogStore {
       }
       throw err;
     }
-    return withoutReadyForQuery(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+    return framesBeforeReady(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
   }
 
   async close(): Promise<void> {

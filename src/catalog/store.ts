@@ -1,3 +1,5 @@
+import type { Frame } from '../protocol-frames.js';
+
 /**
  * The storage engine behind the catalog. Two implementations share one SQL dialect and one
  * migrations folder: PGlite (embedded, default) and PostgreSQL (shared, scale-out).
@@ -26,14 +28,15 @@ export interface CatalogStore extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
    * Run a client's read-only protocol messages (a Query, or Parse/Bind/Describe/Execute/Sync)
-   * inside a wrapper transaction opened by `prefixSql`, and return the engine's backend
-   * messages for them, without their closing ReadyForQuery.
+   * with the client's engine settings in force (`settingsSql`, from Session.engineSettings:
+   * its role, search_path, read-only default), and return the engine's backend messages for
+   * them without their closing ReadyForQuery.
    */
-  execUserProtocol(prefixSql: string, messages: Buffer): Promise<Buffer>;
+  execUserProtocol(settingsSql: string, messages: Buffer): Promise<Frame[]>;
   /**
    * A client's simple-protocol read. With `lifted` (its literals as parameters) the store may
    * run a cached prepared statement instead of planning the text again; same answer either way.
    */
-  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Buffer>;
+  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Frame[]>;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
 import type { AwsConnectionDef } from '../catalog/model.js';
 import type { CatalogStore, Queryable } from '../catalog/store.js';
-import { splitFrames, type Frame } from '../protocol-frames.js';
+import type { Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import { catalogViewOf } from '../plan/catalog-view.js';
@@ -31,7 +31,7 @@ export type Outcome =
  * Sends a read's SQL to the engine the way the client asked (simple or extended) and returns
  * its frames. `clientParams`: the SQL is the client's own and takes the client's parameters.
  */
-export type ReadRunner = (sql: string, clientParams: boolean, lifted?: LiftedQuery) => Promise<Buffer>;
+export type ReadRunner = (sql: string, clientParams: boolean, lifted?: LiftedQuery) => Promise<Frame[]>;
 
 export interface ExecutorDeps {
   readonly store: CatalogStore;
@@ -107,7 +107,7 @@ export class Executor {
         }
         return command(planned.tag, planned.notices);
       case 'query':
-        return { kind: 'engine', frames: splitFrames(await runRead(plan.sql, false)) };
+        return { kind: 'engine', frames: await runRead(plan.sql, false) };
       case 'validate_connection':
         await this.validate(plan.id, plan.definition, cancel);
         return command(planned.tag, planned.notices);
@@ -144,10 +144,10 @@ export class Executor {
   private async executeGated(session: Session, g: GatedStatement, text: string, runRead: ReadRunner): Promise<Outcome> {
     switch (g.kind) {
       case 'read':
-        return { kind: 'engine', frames: splitFrames(await runRead(g.text, true, g.lifted)) };
+        return { kind: 'engine', frames: await runRead(g.text, true, g.lifted) };
       case 'show': {
         const spec = SETTINGS[g.name];
-        if (!spec) return { kind: 'engine', frames: splitFrames(await runRead(text, true)) };
+        if (!spec) return { kind: 'engine', frames: await runRead(text, true) };
         return { kind: 'rows', columns: [g.name], rows: [[session.get(g.name)]], tag: 'SHOW' };
       }
       case 'set': {

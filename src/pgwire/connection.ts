@@ -6,7 +6,6 @@ import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import { Writer } from 'pg-protocol/dist/buffer-writer.js';
-import { splitFrames } from '../protocol-frames.js';
 import { SqlError, SqlState, toSqlError } from '../errors.js';
 import { classify, redactForLog, returnsRows, type Classified } from '../exec/classify.js';
 import type { Outcome } from '../exec/executor.js';
@@ -368,7 +367,7 @@ export class Connection {
       session.engineSettings(),
       Buffer.concat([serialize.parse({ text: sql, types: [...prepared.paramTypes] }), serialize.describe({ type: 'S' }), serialize.sync()]),
     );
-    for (const f of splitFrames(out)) {
+    for (const f of out) {
       if (f.type === 'E') throw new EngineError(f.bytes);
       if (f.type === 't' || f.type === 'T' || f.type === 'n') this.write(f.bytes);
     }

@@ -90,6 +90,10 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect(lines[0]).toMatchObject({ hop: 'access key → STS' });
       expect(typeof lines[1]!.durationMs).toBe('number');
       expect(await server.logText()).not.toContain(user.secretAccessKey);
+      // A wrong secret of the same length must fail too (no credential-keyed cache may hide it).
+      const sameLength = user.secretAccessKey.split('').reverse().join('');
+      await c.query(`ALTER SECRET keys_secret AS '${sameLength}'`);
+      expect((await errorOf(c.query('VALIDATE CONNECTION keys_conn'))).message).toContain('SignatureDoesNotMatch');
     });
 
     it('names InvalidClientTokenId for an unknown key', async () => {
