@@ -94,7 +94,7 @@ export class Validator {
       try {
         return { assumed, me: await this.sts.getCallerIdentity(req.target, assumed.credentials, cancel) };
       } catch (err) {
-        throw new HopFailure('identity', asStsError(err));
+        throw new IdentityHopFailure(asStsError(err));
       }
     });
     const withoutId = refusal(assume(undefined));
@@ -103,7 +103,7 @@ export class Validator {
     const policyHint = `Install this trust policy on ${req.roleArn}:\n${req.trustPolicy}`;
     if (first.status === 'rejected') {
       const err = first.reason as unknown;
-      if (err instanceof HopFailure) {
+      if (err instanceof IdentityHopFailure) {
         throw failure(
           'customer role → STS',
           `could not use the credentials of role ${req.roleArn}: ${err.error.code}`,
@@ -170,11 +170,9 @@ async function refusal(probe: Promise<unknown>): Promise<Refusal> {
   }
 }
 
-class HopFailure extends Error {
-  constructor(
-    readonly hop: 'identity',
-    readonly error: StsCallError,
-  ) {
+/** GetCallerIdentity with the customer role's credentials failed (after AssumeRole worked). */
+class IdentityHopFailure extends Error {
+  constructor(readonly error: StsCallError) {
     super(error.message);
   }
 }

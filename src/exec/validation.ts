@@ -40,7 +40,8 @@ export async function validateConnection(
   } catch (err) {
     const e = err instanceof SqlError ? err : new SqlError(SqlState.internalError, 'internal error');
     const where = err instanceof ValidationError ? { hop: err.hop, awsRequestId: err.awsRequestId } : {};
-    log.info({ connection: id, outcome: e.code, message: e.message, ...where, durationMs: Date.now() - started }, 'validation');
+    const cause = err instanceof SqlError ? {} : { err }; // unexpected: keep the stack in the log
+    log.info({ connection: id, outcome: e.code, message: e.message, ...where, ...cause, durationMs: Date.now() - started }, 'validation');
     throw err;
   }
 }

@@ -420,7 +420,7 @@ export class Connection {
         serialize.sync(),
       ]);
       return this.ctx.store.execUserProtocol(session.engineSettings(), batch);
-    });
+    }, this.cancelSignal());
     let result: NonNullable<Portal['result']>;
     if (outcome.kind === 'rows') {
       result = { description: msg.textRowDescription(outcome.columns), rows: outcome.rows.map((r) => msg.dataRow(r)), completion: [msg.commandComplete(outcome.tag)], next: 0 };

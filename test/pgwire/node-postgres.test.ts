@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { exampleTrustPolicy } from '../../src/aws/trust-policy.js';
 import { catalogSnapshot, errorOf, useTestServer } from '../support/server.js';
 
 const LOOKUP = `SELECT principal, external_id, example_trust_policy
@@ -33,6 +34,8 @@ describe('node-postgres against iamlink', () => {
         },
       ],
     });
+    // The validator's hint renders the same document as the view.
+    expect(row.example_trust_policy).toEqual(exampleTrustPolicy(row.principal, row.external_id));
     expect((await c.query(LOOKUP, ['no_such_connection'])).rows).toEqual([]);
 
     expect((await c.query('SHOW CONNECTIONS')).rows).toEqual([
