@@ -33,7 +33,22 @@ export const configSchema = z.object({
   awsConnectionRoleArn: z.string().regex(ROLE_ARN, "expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/iamlink'").optional(),
   secretsKeyFile: z.string().min(1).optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  statementTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /**
+   * The longest a client read may run, and each session's default statement_timeout. On the
+   * embedded engine one read holds every other session's reads, so this is also how long one
+   * client can make others wait (docs/limits.md).
+   */
+  statementTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
+  /** Largest frontend message (a query string); the connection is closed past it. */
+  maxMessageBytes: z.coerce.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Largest answer of one client read (54000 past it). */
+  maxResultBytes: z.coerce.number().int().min(64 * 1024).max(4 * 1024 * 1024 * 1024).default(128 * 1024 * 1024),
+  /** Client connections at once, counting those still starting (53300 past it). */
+  maxConnections: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Time a new connection has to finish its startup. */
+  startupTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** On SIGTERM/SIGINT: how long running statements may finish before every connection is closed. */
+  shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Deadline for each STS call, retries included: `10s`, `2.5s` or `500ms`. */
   awsStsTimeout: z
     .string()
@@ -59,6 +74,11 @@ const FLAGS = {
   'secrets-key-file': 'secretsKeyFile',
   'log-level': 'logLevel',
   'statement-timeout-ms': 'statementTimeoutMs',
+  'max-message-bytes': 'maxMessageBytes',
+  'max-result-bytes': 'maxResultBytes',
+  'max-connections': 'maxConnections',
+  'startup-timeout-ms': 'startupTimeoutMs',
+  'shutdown-grace-ms': 'shutdownGraceMs',
   'aws-sts-timeout': 'awsStsTimeout',
 } as const satisfies Record<string, keyof z.input<typeof configSchema>>;
 

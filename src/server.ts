@@ -21,6 +21,7 @@ import { Executor } from './exec/executor.js';
 import { initQueryGate } from './exec/query-gate.js';
 import type { ValidationContext } from './exec/validation.js';
 import { createLogger, type Logger } from './log.js';
+import { errorResponse } from './pgwire/backend.js';
 import { Connection } from './pgwire/connection.js';
 import type { ServerContext } from './pgwire/server-context.js';
 import { loadSecretsKey, SecretCipher } from './secrets/cipher.js';
@@ -42,8 +43,8 @@ export interface StartOptions {
   readonly aws?: { readonly endpoint?: string; readonly region?: string; readonly ambient?: AwsCredentialIdentityProvider };
 }
 
-/** Login names that would reach engine roles iamlink relies on. */
-const RESERVED_USERS = /^(postgres|pg_.*|iamlink_.*)$/i;
+/** Login names that would reach engine roles iamlink relies on, or that PostgreSQL reserves. */
+const RESERVED_USERS = /^(postgres|public|none|current_user|current_role|session_user|pg_.*|iamlink_.*)$/i;
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
@@ -51,14 +52,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const lock = await acquireDataDirLock(config.dataDir);
   let store: PgliteStore | undefined;
   try {
-    store = await PgliteStore.open(`${config.dataDir}/catalog`, config.statementTimeoutMs);
+    store = await PgliteStore.open(`${config.dataDir}/catalog`);
     await migrate(store);
     const cipher = new SecretCipher(await loadSecretsKey(config.secretsKeyFile, true));
     const catalog = new Catalog(cipher);
+    await store.transaction((tx) => catalog.checkIdCounter(tx));
     const identity = await settleIdentity(store, catalog, config);
-    await initQueryGate();
+    await initQueryGate(await store.transaction((tx) => catalog.clientFunctions(tx)));
     const validation = createValidation(config, identity, options.aws);
-    const executor = new Executor({ store, catalog, log, principalConfigured: config.awsConnectionRoleArn !== undefined, validation });
+    const executor = new Executor({
+      store,
+      catalog,
+      log,
+      principalConfigured: config.awsConnectionRoleArn !== undefined,
+      maxResultBytes: config.maxResultBytes,
+      validation,
+    });
     const listener = await listen(config, log, store, catalog, executor);
     const address = listener.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -125,11 +134,12 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
   const connections = new Map<number, Connection>();
   const roleIds = new Map<string, string>();
   let nextPid = 1;
+  let allClosed: (() => void) | undefined;
   const ctx: ServerContext = {
     log,
-    store,
     executor,
     statementTimeoutMs: config.statementTimeoutMs,
+    limits: { maxMessageBytes: config.maxMessageBytes, startupTimeoutMs: config.startupTimeoutMs, maxOutputBufferBytes: 4 * 1024 * 1024 },
     login: async (user, database) => {
       if (user === '') throw new SqlError(SqlState.invalidAuthorizationSpecification, 'no user name specified in startup packet');
       if (database !== 'materialize') throw new SqlError(SqlState.invalidCatalogName, `database "${database}" does not exist`, { hint: 'Connect to database "materialize".' });
@@ -148,9 +158,20 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
         target.cancel();
       }
     },
-    closed: (connection) => connections.delete(connection.pid),
+    closed: (connection) => {
+      connections.delete(connection.pid);
+      if (connections.size === 0) allClosed?.();
+    },
   };
   const server = createServer((socket) => {
+    if (connections.size >= config.maxConnections) {
+      // Refused before anything is read: a flood of half-open connections costs no more than this.
+      log.warn({ remote: socket.remoteAddress, limit: config.maxConnections }, 'connection refused: too many clients');
+      socket.on('error', () => undefined);
+      socket.end(errorResponse(new SqlError(SqlState.tooManyConnections, 'sorry, too many clients already', { severity: 'FATAL' })));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     const pid = nextPid++;
     connections.set(pid, new Connection(socket, pid, ctx));
   });
@@ -163,9 +184,24 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
   });
   return {
     server,
+    /**
+     * Stop accepting, close idle sessions now, let running statements finish for up to the
+     * grace period, then close whatever is left: no client can hold the shutdown open.
+     */
     close: async () => {
       const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const c of connections.values()) c.shutdown();
+      const drained = new Promise<void>((resolve) => {
+        allClosed = resolve;
+        if (connections.size === 0) resolve();
+      });
+      for (const c of [...connections.values()]) c.shutdown();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, config.shutdownGraceMs);
+      });
+      await Promise.race([drained, grace]);
+      clearTimeout(timer);
+      for (const c of [...connections.values()]) c.destroy();
       await closing;
     },
   };

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { redactAwsText } from './redact.js';
 
 export type Credentials = AwsCredentialIdentity;
 
@@ -39,15 +40,20 @@ export interface StsPort {
   getCallerIdentity(target: StsTarget, credentials: Credentials | AwsCredentialIdentityProvider, cancel?: AbortSignal): Promise<CallerIdentity>;
 }
 
-/** A failed STS call, in terms the validator can explain. */
+/**
+ * A failed STS call, in terms the validator can explain. Its code, message and request id come
+ * from AWS (or whatever answers at the connection's ENDPOINT) and end up in the client's DETAIL
+ * and in the log, so all three are redacted here, where every StsCallError is built.
+ */
 export class StsCallError extends Error {
-  constructor(
-    /** The AWS error code (AccessDenied, SignatureDoesNotMatch, ...) or Timeout / NetworkError / CredentialsError. */
-    readonly code: string,
-    message: string,
-    readonly requestId: string | undefined,
-  ) {
-    super(message);
+  /** The AWS error code (AccessDenied, SignatureDoesNotMatch, ...) or Timeout / NetworkError / CredentialsError. */
+  readonly code: string;
+  readonly requestId: string | undefined;
+
+  constructor(code: string, message: string, requestId: string | undefined) {
+    super(redactAwsText(message));
+    this.code = redactAwsText(code);
+    this.requestId = requestId === undefined ? undefined : redactAwsText(requestId);
   }
 }
 
@@ -147,11 +153,38 @@ export class AwsSdkSts implements StsPort {
   }
 }
 
-function toStsCallError(err: unknown, timedOut: boolean, timeoutMs: number): StsCallError {
+/**
+ * Socket and DNS failures: STS was never reached. Checked before `$metadata`, which the SDK's
+ * retry middleware attaches to every error it gives up on, network errors included (their name
+ * is then just "Error").
+ */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+]);
+
+/** How a failed SDK call reads to the validator (exported for its unit test). */
+export function toStsCallError(err: unknown, timedOut: boolean, timeoutMs: number): StsCallError {
   if (timedOut) return new StsCallError('Timeout', `no answer from STS within ${timeoutMs / 1000} s`, undefined);
   if (err instanceof STSServiceException) return new StsCallError(err.name, err.message, err.$metadata.requestId);
   const e = err as { name?: string; message?: string; code?: string; $metadata?: { requestId?: string } };
   if (e.name === 'CredentialsProviderError' || e.name === 'ProviderError') return new StsCallError('CredentialsError', e.message ?? 'no credentials', undefined);
+  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return new StsCallError('NetworkError', networkMessage(e.code, e.message), undefined);
   if (e.$metadata && e.name) return new StsCallError(e.name, e.message ?? e.name, e.$metadata.requestId);
   return new StsCallError('NetworkError', e.code ?? e.message ?? 'request failed', undefined);
+}
+
+/** "could not reach STS: connect ECONNREFUSED 127.0.0.1:4566": Node's message usually names the code and the address. */
+function networkMessage(code: string, message = ''): string {
+  return `could not reach STS: ${message.includes(code) ? message : `${code} ${message}`.trim()}`;
 }

@@ -64,7 +64,10 @@ export class Validator {
       return { identity: me.arn, requestIds: [me.requestId] };
     } catch (err) {
       const e = asStsError(err);
-      throw failure('access key → STS', `AWS rejected the connection's credentials: ${e.code}`, `Hop: connection's access key → STS GetCallerIdentity. ${describe(e)}`, KEY_HINTS[e.code] ?? transientHint(e), e);
+      // A timeout or an unreachable STS says nothing about the credentials: do not say AWS rejected them.
+      const message = isTransient(e) ? `could not check the connection's credentials with AWS STS: ${e.code}` : `AWS rejected the connection's credentials: ${e.code}`;
+      const hint = Object.hasOwn(KEY_HINTS, e.code) ? KEY_HINTS[e.code]! : transientHint(e);
+      throw failure('access key → STS', message, `Hop: connection's access key → STS GetCallerIdentity. ${describe(e)}`, hint, e);
     }
   }
 
@@ -82,7 +85,8 @@ export class Validator {
         'ambient identity → jump role',
         `iamlink could not assume its AWS connection role: ${e.code}`,
         `Hop: ambient identity → jump role (${jump.roleArn}). ${describe(e)}`,
-        `This is a problem with the iamlink server's configuration, not with this connection. ${OPERATOR_HINT}`,
+        // The jump hop goes to the server's own STS endpoint, not the connection's.
+        isTransient(e) ? transientHint(e, SERVER_ENDPOINT) : `This is a problem with the iamlink server's configuration, not with this connection. ${OPERATOR_HINT}`,
         e,
       );
     }
@@ -187,11 +191,19 @@ const KEY_HINTS: Record<string, string> = {
   AccessDenied: 'The key is valid but may not call sts:GetCallerIdentity: check the policies attached to it.',
 };
 
-function transientHint(e: StsCallError): string {
-  if (e.code === 'Timeout' || e.code === 'NetworkError' || e.code === 'Throttling' || /^(ServiceUnavailable|InternalFailure|RequestLimitExceeded)$/.test(e.code)) {
-    return 'This looks transient: try VALIDATE CONNECTION again. If it persists, check the connection\'s ENDPOINT and REGION and the network path to AWS STS.';
-  }
-  return 'Check the connection\'s options and the role\'s policies against the AWS error above.';
+/** Failures that say nothing about the connection or the role: STS unreachable, slow, throttling or failing. */
+function isTransient(e: StsCallError): boolean {
+  return e.code === 'Timeout' || e.code === 'NetworkError' || e.code === 'Throttling' || /^(ServiceUnavailable|InternalFailure|RequestLimitExceeded)$/.test(e.code);
+}
+
+/** Where a hop's STS endpoint comes from: the connection's options, or (the jump hop) the server's environment. */
+const CONNECTION_ENDPOINT = "the connection's ENDPOINT and REGION";
+const SERVER_ENDPOINT = 'the STS endpoint and region the iamlink server uses (AWS_ENDPOINT_URL, AWS_REGION)';
+
+function transientHint(e: StsCallError, endpoint = CONNECTION_ENDPOINT): string {
+  if (!isTransient(e)) return "Check the connection's options and the role's policies against the AWS error above.";
+  const unreachable = e.code === 'NetworkError' ? 'AWS STS could not be reached. ' : '';
+  return `${unreachable}This looks transient: try VALIDATE CONNECTION again. If it persists, check ${endpoint} and the network path to AWS STS.`;
 }
 
 function describe(e: StsCallError): string {

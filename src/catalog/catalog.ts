@@ -29,6 +29,9 @@ function toItem(r: ItemRow): CatalogItem {
   return { id: r.id, oid: r.oid, kind: r.kind, schemaId: r.schema_id, name: r.name, ownerId: r.owner_id, definition: r.definition ?? undefined };
 }
 
+/** The catalog breaks an invariant iamlink relies on: the server must not start on it. */
+export class CatalogIntegrityError extends Error {}
+
 export class Catalog {
   constructor(private readonly cipher: SecretCipher) {}
 
@@ -118,6 +121,35 @@ export class Catalog {
     const r = rows[0];
     if (!r) return undefined;
     return this.cipher.open({ keyId: r.key_id, nonce: Buffer.from(r.nonce), ciphertext: Buffer.from(r.ciphertext) }, id);
+  }
+
+  /**
+   * Refuse to run on a catalog whose id counter is not ahead of every id ever issued: it would
+   * hand out an id, and so an external id, a second time (a restored or tampered catalog).
+   */
+  async checkIdCounter(tx: Queryable): Promise<void> {
+    const [r] = await tx.query<{ next: string; issued: string | null }>(
+      `SELECT CASE WHEN s.is_called THEN s.last_value + 1 ELSE s.last_value END AS next,
+              GREATEST((SELECT max(substr(id, 2)::bigint) FROM iamlink_internal.issued_ids WHERE id ~ '^u[0-9]+$'),
+                       (SELECT max(substr(id, 2)::bigint) FROM iamlink_internal.items WHERE id ~ '^u[0-9]+$')) AS issued
+         FROM iamlink_internal.item_id_seq s`,
+    );
+    if (r && r.issued !== null && BigInt(r.next) <= BigInt(r.issued)) {
+      throw new CatalogIntegrityError(
+        `the catalog's id counter would issue u${r.next} next, but ids up to u${r.issued} (and their external ids) were already issued; ` +
+          'the catalog was restored inconsistently or tampered with. Refusing to start so that no external id is handed out twice: restore a consistent backup of the whole data directory',
+      );
+    }
+  }
+
+  /** The functions client queries may call: those the client role may execute in the engine. */
+  async clientFunctions(tx: Queryable): Promise<string[]> {
+    const rows = await tx.query<{ proname: string }>(
+      `SELECT DISTINCT p.proname FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace::regnamespace::text IN ('pg_catalog', 'mz_catalog', 'mz_internal', 'information_schema')
+          AND pg_catalog.has_function_privilege('iamlink_reader', p.oid, 'EXECUTE')`,
+    );
+    return rows.map((r) => r.proname);
   }
 
   // ---- roles and settings --------------------------------------------------------------

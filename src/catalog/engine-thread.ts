@@ -19,6 +19,17 @@ export class EngineCallError extends Error {
   }
 }
 
+export interface CallLimits {
+  readonly deadlineMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+function canceled(reason: 'statement timeout' | 'user request', deadlineMs?: number): SqlError {
+  return new SqlError(SqlState.queryCanceled, `canceling statement due to ${reason}`, {
+    hint: deadlineMs === undefined ? undefined : `This session's statements may run for at most ${deadlineMs} ms (SET statement_timeout lowers it; --statement-timeout-ms is the server's maximum).`,
+  });
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
@@ -70,29 +81,49 @@ export class EngineThread {
     this.pending.clear();
   }
 
-  /** Send one call; with `deadlineMs`, an overrun restarts the engine and fails with 57014. */
-  call<T>(op: string, args: object, deadlineMs?: number): Promise<T> {
+  /**
+   * Send one call. A call that overruns `deadlineMs`, or whose `signal` aborts (a client's
+   * CancelRequest), restarts the engine and fails with 57014; aborted before it was sent, it is
+   * not sent at all.
+   */
+  call<T>(op: string, args: object, limits: CallLimits = {}): Promise<T> {
+    const { deadlineMs, signal } = limits;
+    if (signal?.aborted) return Promise.reject(canceled('user request'));
     if (this.crashed) {
       this.crashed = false;
-      return this.start().then(() => this.call<T>(op, args, deadlineMs));
+      return this.start().then(() => this.call<T>(op, args, limits));
     }
     const id = this.nextId++;
     const answer = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
     });
     this.worker.postMessage({ id, op, args });
-    if (deadlineMs === undefined) return answer;
+    if (deadlineMs === undefined && signal === undefined) return answer;
     let timer: NodeJS.Timeout | undefined;
-    const overrun = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.pending.delete(id);
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      const stop = (why: SqlError): void => {
+        if (!this.pending.delete(id)) return; // answered meanwhile
         void this.restart().then(
-          () => reject(new SqlError(SqlState.queryCanceled, 'canceling statement due to statement timeout', { hint: `Client queries may run for at most ${deadlineMs} ms.` })),
+          () => reject(why),
           (err: Error) => reject(err),
         );
-      }, deadlineMs);
+      };
+      if (deadlineMs !== undefined) timer = setTimeout(() => stop(canceled('statement timeout', deadlineMs)), deadlineMs);
+      if (signal) {
+        onAbort = () => stop(canceled('user request'));
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
     });
-    return Promise.race([answer, overrun]).finally(() => clearTimeout(timer));
+    return Promise.race([answer, stopped]).finally(() => {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    });
+  }
+
+  /** Throw away the engine session (a fresh thread on the same data directory). */
+  async reset(): Promise<void> {
+    await this.restart();
   }
 
   /** Stop the engine mid-query and reopen the data directory. */

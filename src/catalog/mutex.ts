@@ -2,9 +2,23 @@
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
 
-  run<T>(fn: () => Promise<T> | T): Promise<T> {
-    const result = this.tail.then(fn, fn);
+  /**
+   * Run `fn` when every earlier callback has finished. If `signal` aborts while `fn` is still
+   * waiting for its turn, the result rejects at once with `onAbort()` and `fn` never runs.
+   */
+  run<T>(fn: () => Promise<T> | T, signal?: AbortSignal, onAbort?: () => Error): Promise<T> {
+    const turn = (): Promise<T> | T => {
+      if (signal?.aborted) throw (onAbort?.() ?? new Error('aborted'));
+      return fn();
+    };
+    const result = this.tail.then(turn, turn);
     this.tail = result.catch(() => undefined);
-    return result;
+    if (!signal) return result;
+    return new Promise<T>((resolve, reject) => {
+      const abort = (): void => reject(onAbort?.() ?? new Error('aborted'));
+      if (signal.aborted) return abort();
+      signal.addEventListener('abort', abort, { once: true });
+      result.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+    });
   }
 }

@@ -1,12 +1,46 @@
 import { serialize } from 'pg-protocol';
 import { SqlError, SqlState } from '../errors.js';
-import { framesBeforeReady, type Frame } from '../protocol-frames.js';
+import { encodeBind, framesBeforeReady, type Frame } from '../protocol-frames.js';
 import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
-import type { CatalogStore, LiftedQuery, Queryable } from './store.js';
+import type { CatalogStore, ClientRead, ClientReadOptions, LiftedQuery, Queryable } from './store.js';
 
 /** Engine prepared statements kept for lifted client queries before they are all dropped. */
 const MAX_PREPARED = 512;
+/** Rows per engine round while a portal runs: bounds what one round holds in memory. */
+const CHUNK_ROWS = 1000;
+
+/**
+ * What a client read must leave exactly as it found it (docs/read-only-gate.md): who the
+ * session is and the settings that decide what later statements may do. Read back after every
+ * client read; schema-qualified so that no search_path can redirect it.
+ */
+const STATE_CHECK_SQL = `SELECT pg_catalog.concat_ws('|', current_user, session_user, ${[
+  'is_superuser',
+  'default_transaction_read_only',
+  'search_path',
+  'statement_timeout',
+  'session_replication_role',
+  'row_security',
+  'lo_compat_privileges',
+  'default_transaction_isolation',
+  'TimeZone',
+  'DateStyle',
+  'IntervalStyle',
+  'extra_float_digits',
+  'bytea_output',
+  'application_name',
+  'iamlink.login_user',
+]
+  // A custom setting never set reads NULL, once set and reset ''; both mean unset.
+  .map((name) => `COALESCE(pg_catalog.current_setting('${name}', true), '')`)
+  .join(', ')})`;
+
+interface ClientResult {
+  readonly output: Uint8Array;
+  readonly capped: boolean;
+  readonly state: string | null;
+}
 
 /**
  * The embedded store. PGlite is a single database session shared by every client, so all
@@ -14,30 +48,40 @@ const MAX_PREPARED = 512;
  * round trip (DESIGN §3).
  *
  * The engine session is in one of two states: *system* (superuser, defaults: catalog work) or
- * *client* (a client's role and settings, read-only by default: its queries). Switching costs
- * a statement, so the state is kept until a different client or catalog work needs another;
- * consecutive reads by clients with the same settings then run with no wrapper at all.
+ * *client* (a client's session authorization and settings, read-only by default: its queries).
+ * Switching costs a statement, so the state is kept until a different client or catalog work
+ * needs another; consecutive reads by clients with the same settings run with no wrapper.
  */
 export class PgliteStore implements CatalogStore {
-  readonly kind = 'pglite' as const;
   private readonly lock = new Mutex();
-  /** Lifted query text → engine statement name, or null if the engine could not prepare it. */
+  /** (client settings, parameter types, lifted text) → engine statement name, or null if the engine could not prepare it. */
   private readonly prepared = new Map<string, string | null>();
   private nextStatement = 1;
   /** The client settings applied to the engine session, or undefined in the system state. */
   private clientSettings: string | undefined;
-
-  private constructor(
-    private readonly engine: EngineThread,
-    private readonly readTimeoutMs: number | undefined,
-  ) {}
-
+  /** The state check's answer in the state now applied. */
+  private expectedState: string | null = null;
+  private systemState: string | null = null;
   /**
-   * Open the data directory. `readTimeoutMs` bounds each client read: past it the engine
-   * thread is stopped and reopened (PGlite cannot honour statement_timeout itself).
+   * Back to the system state: the engine's own superuser and defaults. Said explicitly, since
+   * PGlite's RESET SESSION AUTHORIZATION leaves the client's in place.
    */
-  static async open(dataDir: string, readTimeoutMs?: number): Promise<PgliteStore> {
-    return new PgliteStore(await EngineThread.open(dataDir), readTimeoutMs);
+  private resetSql = '';
+
+  private constructor(private readonly engine: EngineThread) {}
+
+  static async open(dataDir: string): Promise<PgliteStore> {
+    const engine = await EngineThread.open(dataDir);
+    const store = new PgliteStore(engine);
+    try {
+      const [me] = await store.engineQuery<{ who: string }>('SELECT session_user AS who');
+      store.resetSql = `SET SESSION AUTHORIZATION "${me!.who.replace(/"/g, '""')}"; RESET ROLE; RESET ALL`;
+      store.systemState = await store.readState();
+    } catch (err) {
+      await engine.close().catch(() => undefined);
+      throw err;
+    }
+    return store;
   }
 
   private engineQuery<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
@@ -47,6 +91,13 @@ export class PgliteStore implements CatalogStore {
   private engineExec(sql: string): Promise<void> {
     return this.engine.call<void>('exec', { sql });
   }
+
+  private async readState(): Promise<string | null> {
+    const rows = await this.engineQuery<{ concat_ws: string }>(STATE_CHECK_SQL);
+    return rows[0]?.concat_ws ?? null;
+  }
+
+  private readonly tx: Queryable = { query: (sql, params) => this.engineQuery(sql, params), exec: (sql) => this.engineExec(sql) };
 
   query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     return this.lock.run(async () => {
@@ -63,13 +114,13 @@ export class PgliteStore implements CatalogStore {
     });
   }
 
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options: { readonly rollback?: boolean } = {}): Promise<T> {
     return this.lock.run(async () => {
       await this.asSystem();
       await this.engineExec('BEGIN');
       try {
-        const result = await fn({ query: (sql, params) => this.engineQuery(sql, params), exec: (sql) => this.engineExec(sql) });
-        await this.engineExec('COMMIT');
+        const result = await fn(this.tx);
+        await this.engineExec(options.rollback ? 'ROLLBACK' : 'COMMIT');
         return result;
       } catch (err) {
         await this.engineExec('ROLLBACK');
@@ -80,8 +131,8 @@ export class PgliteStore implements CatalogStore {
 
   private async asSystem(): Promise<void> {
     if (this.clientSettings === undefined) return;
-    await this.engineExec('RESET ROLE; RESET ALL');
     this.clientSettings = undefined;
+    await this.engineExec(this.resetSql);
   }
 
   /** Apply a client's settings (see Session.engineSettings) to the engine session. */
@@ -89,73 +140,134 @@ export class PgliteStore implements CatalogStore {
     if (this.clientSettings === settingsSql) return;
     this.clientSettings = undefined;
     try {
-      await this.engineExec(`RESET ROLE; RESET ALL; ${settingsSql}`);
+      await this.engineExec(`${this.resetSql}; ${settingsSql}`);
+      this.expectedState = await this.readState();
     } catch (err) {
-      await this.engineExec('RESET ROLE; RESET ALL');
+      await this.engineExec(this.resetSql);
       throw err;
     }
     this.clientSettings = settingsSql;
   }
 
-  execUserProtocol(settingsSql: string, messages: Buffer): Promise<Frame[]> {
-    return this.lock.run(() => this.runWrapped(settingsSql, messages));
+  execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
+    const canceled = (): SqlError => new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
+    return this.lock.run(
+      async () => {
+        if (options.pending) return this.readWithPending(read, options);
+        if (read.kind === 'query' && read.lifted) {
+          const out = await this.runLifted(read.lifted, options);
+          if (out) return withoutParseBind(out);
+        }
+        await this.asClient(options.settingsSql);
+        return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.expectedState));
+      },
+      options.cancel,
+      canceled,
+    );
   }
 
-  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Frame[]> {
-    return this.lock.run(async () => {
-      const statement = lifted && this.prepared.get(lifted.text);
-      if (lifted && statement !== null) {
-        const out = await this.runPrepared(settingsSql, lifted, statement);
-        if (out) return out;
-      }
-      return this.runWrapped(settingsSql, serialize.query(text));
-    });
+  /**
+   * A read that must see the client's uncommitted catalog changes: they are applied as the
+   * system in one engine transaction, the read runs in it as the client, and all of it is
+   * rolled back (session settings made inside it revert with it).
+   */
+  private async readWithPending(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
+    await this.asSystem();
+    await this.engineExec('BEGIN');
+    try {
+      await options.pending!(this.tx);
+      await this.engineExec(options.settingsSql);
+    } catch (err) {
+      await this.engineExec('ROLLBACK');
+      throw err;
+    }
+    // The engine thread rolls the transaction back once the read is done.
+    return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.systemState));
   }
 
   /**
    * Run a lifted query as an engine prepared statement, preparing it on first use. Returns
-   * undefined when the engine cannot prepare it (the caller then runs the plain text).
+   * undefined when the engine cannot prepare it (the caller then runs the plain text). The
+   * statement is keyed by everything that decides its plan: the parameter types (`5 / 2` and
+   * `5.0 / 2` lift to one text) and the client's settings (search_path, TimeZone, DateStyle
+   * are applied when a literal is parsed, at prepare time).
    */
-  private async runPrepared(settingsSql: string, lifted: LiftedQuery, known: string | undefined): Promise<Frame[] | undefined> {
+  private async runLifted(lifted: LiftedQuery, options: ClientReadOptions): Promise<Frame[] | undefined> {
+    const key = `${options.settingsSql}\0${lifted.types.join(',')}\0${lifted.text}`;
+    const known = this.prepared.get(key);
+    if (known === null) return undefined;
+    await this.asClient(options.settingsSql);
     if (known === undefined && this.prepared.size >= MAX_PREPARED) {
+      await this.asSystem();
       await this.engineExec('DEALLOCATE ALL');
       this.prepared.clear();
+      await this.asClient(options.settingsSql);
     }
     const name = known ?? `iamlink_auto_${this.nextStatement++}`;
-    const messages = [
-      serialize.bind({ statement: name, values: [...lifted.params] }),
-      serialize.describe({ type: 'P' }),
-      serialize.execute({}),
-      serialize.sync(),
-    ];
+    const messages = [encodeBind(name, { paramFormats: [], params: lifted.params.map((p) => Buffer.from(p)), resultFormats: [] }), serialize.describe({ type: 'P' })];
     if (known === undefined) messages.unshift(serialize.parse({ name, text: lifted.text, types: [...lifted.types] }));
-    const frames = await this.runWrapped(settingsSql, Buffer.concat(messages));
+    const frames = await this.runClient(Buffer.concat(messages), true, options, this.expectedState);
     if (known === undefined) {
       const prepared = frames.some((f) => f.type === '1');
-      this.prepared.set(lifted.text, prepared ? name : null);
+      this.prepared.set(key, prepared ? name : null);
       if (!prepared) return undefined;
     }
-    return frames.filter((f) => f.type !== '1' && f.type !== '2');
+    return frames;
   }
 
-  /** Run client messages (ending in Sync or a Query) under the client's settings. */
-  private async runWrapped(settingsSql: string, messages: Buffer): Promise<Frame[]> {
-    await this.asClient(settingsSql);
-    let out: Uint8Array;
+  /** Run client messages in the engine thread and check the session's state afterwards. */
+  private async runClient(messages: Buffer, execute: boolean, options: ClientReadOptions, expectedState: string | null): Promise<Frame[]> {
+    let result: ClientResult;
     try {
-      out = await this.engine.call<Uint8Array>('raw', { messages, syncToFs: false }, this.readTimeoutMs);
+      result = await this.engine.call<ClientResult>(
+        'client',
+        { messages, execute, chunkRows: CHUNK_ROWS, maxBytes: options.maxResultBytes, checkSql: STATE_CHECK_SQL },
+        { deadlineMs: options.timeoutMs, signal: options.cancel },
+      );
     } catch (err) {
-      if (err instanceof SqlError && err.code === SqlState.queryCanceled) {
-        // The engine thread was restarted: a fresh session, no prepared statements.
-        this.clientSettings = undefined;
-        this.prepared.clear();
-      }
+      if (err instanceof SqlError && err.code === SqlState.queryCanceled) this.forgetSession();
       throw err;
     }
-    return framesBeforeReady(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+    if (result.state !== expectedState) {
+      // Something got past the gate and the engine's privileges: never let it outlive this read.
+      await this.engine.reset();
+      this.forgetSession();
+      throw new SqlError(SqlState.insufficientPrivilege, 'permission denied: the query changed the session\'s role or settings', {
+        hint: 'Client queries may read the catalog; they may not change settings. The engine session was reset.',
+      });
+    }
+    if (result.capped) {
+      throw new SqlError(SqlState.programLimitExceeded, `result exceeds the maximum size of ${options.maxResultBytes} bytes`, {
+        hint: 'Select fewer rows or columns (WHERE, LIMIT), or raise --max-result-bytes.',
+      });
+    }
+    return framesBeforeReady(Buffer.from(result.output.buffer, result.output.byteOffset, result.output.byteLength));
+  }
+
+  /** The engine thread was restarted: a fresh session in the system state, no prepared statements. */
+  private forgetSession(): void {
+    this.clientSettings = undefined;
+    this.prepared.clear();
   }
 
   async close(): Promise<void> {
     await this.lock.run(() => this.engine.close());
+  }
+}
+
+/** The engine's answer without ParseComplete and BindComplete, which are ours to send or not. */
+function withoutParseBind(frames: Frame[]): Frame[] {
+  return frames.filter((f) => f.type !== '1' && f.type !== '2');
+}
+
+/** The engine messages for a read, up to (not including) Execute and Sync. */
+function messagesFor(read: ClientRead): Buffer {
+  switch (read.kind) {
+    case 'query':
+      return Buffer.concat([serialize.parse({ text: read.text }), serialize.bind({}), serialize.describe({ type: 'P' })]);
+    case 'portal':
+      return Buffer.concat([serialize.parse({ text: read.text, types: [...read.paramTypes] }), encodeBind('', read.bind), serialize.describe({ type: 'P' })]);
+    case 'describe':
+      return Buffer.concat([serialize.parse({ text: read.text, types: [...read.paramTypes] }), serialize.describe({ type: 'S' })]);
   }
 }

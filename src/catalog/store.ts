@@ -1,8 +1,10 @@
-import type { Frame } from '../protocol-frames.js';
+import type { BindValues, Frame } from '../protocol-frames.js';
 
 /**
- * The storage engine behind the catalog. Two implementations share one SQL dialect and one
- * migrations folder: PGlite (embedded, default) and PostgreSQL (shared, scale-out).
+ * The storage engine behind the catalog. Two ports: catalog work (`query` / `exec` /
+ * `transaction`, run as the system) and client reads (a request value in, the engine's
+ * protocol answer out, run as the client's own restricted engine role). PGlite (embedded,
+ * default) and PostgreSQL (shared, scale-out) share one SQL dialect and one migrations folder.
  */
 
 /** A client read with its literals lifted into parameters (see exec/literal-lifting.ts). */
@@ -15,6 +17,28 @@ export interface LiftedQuery {
   readonly types: readonly number[];
 }
 
+/** What a client asks the engine: already through the read-only gate. */
+export type ClientRead =
+  /** A simple-protocol read; with `lifted`, the store may run a cached prepared statement (same answer). */
+  | { readonly kind: 'query'; readonly text: string; readonly lifted?: LiftedQuery }
+  /** An extended-protocol portal: the client's statement and its Bind values. */
+  | { readonly kind: 'portal'; readonly text: string; readonly paramTypes: readonly number[]; readonly bind: BindValues }
+  /** Describe a statement: ParameterDescription and RowDescription (or NoData). */
+  | { readonly kind: 'describe'; readonly text: string; readonly paramTypes: readonly number[] };
+
+export interface ClientReadOptions {
+  /** SQL that puts the engine session in the client's state (Session.engineSettings). */
+  readonly settingsSql: string;
+  /** The read is stopped with 57014 past this. */
+  readonly timeoutMs: number;
+  /** A client's CancelRequest: stops the read (queued or running) with 57014. */
+  readonly cancel?: AbortSignal;
+  /** An answer larger than this fails with 54000 and is never held whole. */
+  readonly maxResultBytes: number;
+  /** The client's uncommitted catalog changes: replayed first, in the read's own engine transaction, then rolled back. */
+  readonly pending?: (tx: Queryable) => Promise<void>;
+}
+
 /** Something that runs parameterised SQL: the store itself or an open transaction. */
 export interface Queryable {
   query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
@@ -23,20 +47,12 @@ export interface Queryable {
 }
 
 export interface CatalogStore extends Queryable {
-  readonly kind: 'pglite' | 'postgres';
-  /** Run `fn` in one engine transaction; rolled back if it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
-   * Run a client's read-only protocol messages (a Query, or Parse/Bind/Describe/Execute/Sync)
-   * with the client's engine settings in force (`settingsSql`, from Session.engineSettings:
-   * its role, search_path, read-only default), and return the engine's backend messages for
-   * them without their closing ReadyForQuery.
+   * Run `fn` in one engine transaction: committed when it returns (or, with `rollback`, always
+   * rolled back: a trial run), rolled back if it throws.
    */
-  execUserProtocol(settingsSql: string, messages: Buffer): Promise<Frame[]>;
-  /**
-   * A client's simple-protocol read. With `lifted` (its literals as parameters) the store may
-   * run a cached prepared statement instead of planning the text again; same answer either way.
-   */
-  execUserQuery(settingsSql: string, text: string, lifted?: LiftedQuery): Promise<Frame[]>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { readonly rollback?: boolean }): Promise<T>;
+  /** Run a client's read and return the engine's messages for it, without the closing ReadyForQuery. */
+  execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]>;
   close(): Promise<void>;
 }

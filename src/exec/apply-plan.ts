@@ -7,7 +7,7 @@ import type { Plan } from '../plan/plan.js';
 export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, ownerId: string, ids?: ItemIds): Promise<string[]> {
   switch (plan.kind) {
     case 'create_secret': {
-      const id = await catalog.insertItem(tx, 'secret', plan.name, ownerId, undefined);
+      const id = await catalog.insertItem(tx, 'secret', plan.name, ownerId, undefined, ids);
       await catalog.writeSecret(tx, id, plan.value, 'insert');
       return [id];
     }

@@ -4,20 +4,19 @@
  */
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
 import type { AwsConnectionDef } from '../catalog/model.js';
-import type { CatalogStore, Queryable } from '../catalog/store.js';
-import type { Frame } from '../protocol-frames.js';
+import type { CatalogStore, ClientRead, ClientReadOptions, LiftedQuery, Queryable } from '../catalog/store.js';
+import type { BindValues, Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import { catalogViewOf } from '../plan/catalog-view.js';
 import type { Notice, Planned } from '../plan/plan.js';
 import { planStatement } from '../plan/planner.js';
-import type { Session } from '../session/session.js';
+import type { PendingChange, Session } from '../session/session.js';
 import { settingSpec, SETTINGS } from '../session/settings.js';
 import type { ObjectName, Statement } from '../sql/ast.js';
-import { quoteIdent, quoteLiteral } from '../sql/printer.js';
+import { printStatement, quoteIdent, quoteLiteral } from '../sql/printer.js';
 import { applyPlan } from './apply-plan.js';
 import type { Classified } from './classify.js';
-import type { LiftedQuery } from './literal-lifting.js';
 import type { GatedStatement, TransactionAction } from './query-gate.js';
 import { validateConnection, type ValidationContext } from './validation.js';
 
@@ -27,17 +26,16 @@ export type Outcome =
   /** What the engine said for a read: RowDescription, DataRows, CommandComplete or ErrorResponse, notices. */
   | { readonly kind: 'engine'; readonly frames: readonly Frame[] };
 
-/**
- * Sends a read's SQL to the engine the way the client asked (simple or extended) and returns
- * its frames. `clientParams`: the SQL is the client's own and takes the client's parameters.
- */
-export type ReadRunner = (sql: string, clientParams: boolean, lifted?: LiftedQuery) => Promise<Frame[]>;
+/** How the client asked: a simple Query, or an extended-protocol portal with its Bind values. */
+export type ReadHow = { readonly kind: 'simple' } | { readonly kind: 'portal'; readonly paramTypes: readonly number[]; readonly bind: BindValues };
 
 export interface ExecutorDeps {
   readonly store: CatalogStore;
   readonly catalog: Catalog;
   readonly log: Logger;
   readonly principalConfigured: boolean;
+  /** The largest answer one client read may have (54000 past it). */
+  readonly maxResultBytes: number;
   readonly validation?: ValidationContext;
 }
 
@@ -48,11 +46,14 @@ const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: 
   parameterStatus,
 });
 
+/** Statements that change the catalog: inside a transaction they are staged until COMMIT. */
+const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set(['create_secret', 'alter_secret', 'create_connection', 'alter_connection', 'rename', 'drop_objects']);
+
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
   /** Run one statement; `cancel` is the client's CancelRequest for it. */
-  async execute(session: Session, c: Classified, runRead: ReadRunner, cancel?: AbortSignal): Promise<Outcome> {
+  async execute(session: Session, c: Classified, how: ReadHow, cancel?: AbortSignal): Promise<Outcome> {
     if (cancel?.aborted) throw new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
     if (session.transactionStatus === 'E' && !(c.kind === 'gated' && c.gated.kind === 'transaction' && ['commit', 'rollback', 'rollback_to'].includes(c.gated.action))) {
       throw new SqlError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
@@ -61,58 +62,160 @@ export class Executor {
       case 'empty':
         return command('');
       case 'own':
-        return this.executeOwn(session, c.stmt, runRead, cancel);
+        return this.executeOwn(session, c.stmt, how, cancel);
       case 'gated':
-        return this.executeGated(session, c.gated, c.text, runRead);
+        return this.executeGated(session, c.gated, c.text, how, cancel);
     }
   }
 
-  /** The SQL a row-returning own statement reads, planned against the current catalog. */
-  async readSqlOf(session: Session, stmt: Statement): Promise<string> {
-    const planned = await this.deps.store.transaction((tx) => this.plan(tx, session, stmt));
-    if (planned.plan.kind !== 'query') throw new Error(`${stmt.kind} does not read`);
-    return planned.plan.sql;
+  /** ParameterDescription and RowDescription (or NoData) of a row-returning statement, from the engine. */
+  async describe(session: Session, c: Classified, paramTypes: readonly number[]): Promise<Frame[]> {
+    let text: string;
+    if (c.kind === 'own') {
+      const planned = await this.inView(session, (tx) => this.plan(tx, session, c.stmt));
+      if (planned.plan.kind !== 'query') throw new Error(`${c.stmt.kind} does not read`);
+      text = planned.plan.sql;
+      paramTypes = [];
+    } else if (c.kind === 'gated' && c.gated.kind === 'read') {
+      text = c.gated.text;
+    } else if (c.kind === 'gated') {
+      text = c.text;
+    } else {
+      throw new Error('an empty statement does not read');
+    }
+    return this.deps.store.execClientRead({ kind: 'describe', text, paramTypes }, this.readOptions(session));
   }
 
-  private async executeOwn(session: Session, stmt: Statement, runRead: ReadRunner, cancel?: AbortSignal): Promise<Outcome> {
+  /**
+   * The end of a multi-statement Query string: its implicit transaction commits if every
+   * statement succeeded (and no BEGIN turned it into an explicit one), else it is discarded.
+   */
+  async endImplicitBlock(session: Session, succeeded: boolean): Promise<void> {
+    if (!session.implicitBlock) return;
+    session.implicitBlock = false;
+    if (session.transactionStatus !== 'I') return;
+    if (succeeded) await this.commit(session);
+    else session.pending = [];
+  }
+
+  private readOptions(session: Session, cancel?: AbortSignal): ClientReadOptions {
+    return {
+      settingsSql: session.engineSettings(),
+      timeoutMs: session.statementTimeoutMs(),
+      cancel,
+      maxResultBytes: this.deps.maxResultBytes,
+      pending: session.pending.length > 0 ? (tx) => this.replay(tx, session, session.pending) : undefined,
+    };
+  }
+
+  /** A client read, as the client asked for it. */
+  private async read(session: Session, text: string, how: ReadHow, cancel: AbortSignal | undefined, lifted?: LiftedQuery, own = false): Promise<Outcome> {
+    const read: ClientRead =
+      how.kind === 'simple'
+        ? { kind: 'query', text, lifted }
+        : own
+          ? { kind: 'portal', text, paramTypes: [], bind: { paramFormats: [], params: [], resultFormats: how.bind.resultFormats } }
+          : { kind: 'portal', text, paramTypes: how.paramTypes, bind: how.bind };
+    return { kind: 'engine', frames: await this.deps.store.execClientRead(read, this.readOptions(session, cancel)) };
+  }
+
+  /**
+   * Run `fn` against the catalog as this session sees it: with its uncommitted changes applied
+   * in the same engine transaction, which is then rolled back (`trial`: always rolled back).
+   */
+  private inView<T>(session: Session, fn: (tx: Queryable) => Promise<T>, trial = false): Promise<T> {
+    const pending = session.pending;
+    return this.deps.store.transaction(
+      async (tx) => {
+        await this.replay(tx, session, pending);
+        return fn(tx);
+      },
+      { rollback: trial || pending.length > 0 },
+    );
+  }
+
+  private async executeOwn(session: Session, stmt: Statement, how: ReadHow, cancel?: AbortSignal): Promise<Outcome> {
+    if (session.inTransaction && CATALOG_WRITES.has(stmt.kind)) return this.stage(session, stmt, cancel);
     const { store, catalog } = this.deps;
-    const first = await store
-      .transaction(async (tx): Promise<{ planned: Planned; validateAs?: string; ids?: ItemIds }> => {
-        const p = await this.plan(tx, session, stmt);
-        const writes = p.plan.kind !== 'query' && p.plan.kind !== 'noop' && p.plan.kind !== 'validate_connection';
-        if (writes && session.transactionStatus !== 'I') {
-          throw new SqlError(SqlState.activeSqlTransaction, `${p.tag} cannot run inside a transaction block`, {
-            hint: 'Run it on its own, outside BEGIN ... COMMIT: each catalog change commits by itself.',
-          });
-        }
-        // WITH (VALIDATE = true): validate first, with the id the connection will have, and
-        // commit only if that succeeds. No engine transaction stays open during the remote calls.
-        if (p.plan.kind === 'create_connection' && p.plan.validate) {
-          const ids = await catalog.allocateIds(tx);
-          return { planned: p, validateAs: ids.id, ids };
-        }
-        if (p.plan.kind === 'alter_connection' && p.plan.validate) return { planned: p, validateAs: p.plan.id };
-        await applyPlan(catalog, tx, p.plan, session.roleId);
-        return { planned: p };
-      })
-      .catch(mapStoreError);
+    const run = async (tx: Queryable): Promise<{ planned: Planned; validateAs?: string; ids?: ItemIds }> => {
+      const p = await this.plan(tx, session, stmt);
+      // WITH (VALIDATE = true): validate first, with the id the connection will have, and
+      // commit only if that succeeds. No engine transaction stays open during the remote calls.
+      if (p.plan.kind === 'create_connection' && p.plan.validate) {
+        const ids = await catalog.allocateIds(tx);
+        return { planned: p, validateAs: ids.id, ids };
+      }
+      if (p.plan.kind === 'alter_connection' && p.plan.validate) return { planned: p, validateAs: p.plan.id };
+      await applyPlan(catalog, tx, p.plan, session.roleId);
+      return { planned: p };
+    };
+    const first = await (session.pending.length > 0 ? this.inView(session, run) : store.transaction(run)).catch(mapStoreError);
     const { planned, validateAs, ids } = first;
     const plan = planned.plan;
     switch (plan.kind) {
       case 'create_connection':
       case 'alter_connection':
         if (validateAs !== undefined) {
-          await this.validate(validateAs, plan.connection.definition, cancel);
+          await this.validate(session, validateAs, plan.connection.definition, cancel);
           await this.commitValidated(session, stmt, plan.connection.definition, ids);
         }
         return command(planned.tag, planned.notices);
       case 'query':
-        return { kind: 'engine', frames: await runRead(plan.sql, false) };
+        return this.read(session, plan.sql, how, cancel, undefined, true);
       case 'validate_connection':
-        await this.validate(plan.id, plan.definition, cancel);
+        await this.validate(session, plan.id, plan.definition, cancel);
         return command(planned.tag, planned.notices);
       default:
         return command(planned.tag, planned.notices);
+    }
+  }
+
+  /**
+   * A catalog change inside a transaction: planned now against the catalog plus the session's
+   * earlier changes, and tried (applied, then rolled back) so that its errors come at this
+   * statement; kept in the session until COMMIT applies them all at once.
+   */
+  private async stage(session: Session, stmt: Statement, cancel?: AbortSignal): Promise<Outcome> {
+    const { catalog } = this.deps;
+    const { planned, ids } = await this.inView(session, async (tx) => {
+      const p = await this.plan(tx, session, stmt);
+      const ids = p.plan.kind === 'create_secret' || p.plan.kind === 'create_connection' ? await catalog.allocateIds(tx) : undefined;
+      await applyPlan(catalog, tx, p.plan, session.roleId, ids);
+      return { planned: p, ids };
+    }, true).catch(mapStoreError);
+    const plan = planned.plan;
+    if ((plan.kind === 'create_connection' || plan.kind === 'alter_connection') && plan.validate) {
+      await this.validate(session, plan.kind === 'create_connection' ? ids!.id : plan.id, plan.connection.definition, cancel);
+    }
+    session.pending = [...session.pending, { stmt, ids, plan: JSON.stringify(plan) }];
+    return command(planned.tag, planned.notices);
+  }
+
+  /** Apply a transaction's changes in one engine transaction. */
+  private async commit(session: Session): Promise<void> {
+    const pending = session.pending;
+    session.pending = [];
+    if (pending.length === 0) return;
+    await this.deps.store.transaction((tx) => this.replay(tx, session, pending));
+  }
+
+  /**
+   * Plan and apply `changes` again inside `tx`, with the ids they were given. A change that no
+   * longer plans the same (a concurrent commit took its name, dropped what it uses, ...) fails
+   * the whole transaction with 40001: nothing of it is applied.
+   */
+  private async replay(tx: Queryable, session: Session, changes: readonly PendingChange[]): Promise<void> {
+    for (const change of changes) {
+      try {
+        const again = await this.plan(tx, session, change.stmt);
+        if (JSON.stringify(again.plan) !== change.plan) throw new Error('the statement now means something else');
+        await applyPlan(this.deps.catalog, tx, again.plan, session.roleId, change.ids);
+      } catch (err) {
+        throw new SqlError(SqlState.serializationFailure, 'could not serialize access due to concurrent update', {
+          detail: `Another session changed the catalog since this transaction's ${printStatement(change.stmt, { redacted: true }).split(' (')[0]}${err instanceof SqlError ? `: ${err.message}` : ''}.`,
+          hint: 'Run the transaction again.',
+        });
+      }
     }
   }
 
@@ -135,19 +238,19 @@ export class Executor {
     return planStatement(stmt, catalogViewOf(items), this.planContext(session));
   }
 
-  private async validate(id: string, definition: AwsConnectionDef, cancel?: AbortSignal): Promise<void> {
-    const { validation, store, catalog, log } = this.deps;
+  private async validate(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal): Promise<void> {
+    const { validation, catalog, log } = this.deps;
     if (!validation) throw new SqlError(SqlState.featureNotSupported, 'connection validation is not configured on this server');
-    await validateConnection(validation, store, catalog, log, id, definition, cancel);
+    await validateConnection(validation, (fn) => this.inView(session, fn), catalog, log, id, definition, cancel);
   }
 
-  private async executeGated(session: Session, g: GatedStatement, text: string, runRead: ReadRunner): Promise<Outcome> {
+  private async executeGated(session: Session, g: GatedStatement, text: string, how: ReadHow, cancel?: AbortSignal): Promise<Outcome> {
     switch (g.kind) {
       case 'read':
-        return { kind: 'engine', frames: await runRead(g.text, true, g.lifted) };
+        return this.read(session, g.text, how, cancel, g.lifted);
       case 'show': {
         const spec = SETTINGS[g.name];
-        if (!spec) return { kind: 'engine', frames: await runRead(text, true) };
+        if (!spec) return this.read(session, text, how, cancel);
         return { kind: 'rows', columns: [g.name], rows: [[session.get(g.name)]], tag: 'SHOW' };
       }
       case 'set': {
@@ -180,7 +283,7 @@ export class Executor {
     }
   }
 
-  private transaction(session: Session, action: TransactionAction): Outcome {
+  private async transaction(session: Session, action: TransactionAction): Promise<Outcome> {
     const status = session.transactionStatus;
     switch (action) {
       case 'begin':
@@ -189,8 +292,11 @@ export class Executor {
         return command('BEGIN');
       case 'commit':
       case 'rollback': {
+        const open = status !== 'I' || session.implicitBlock;
         session.transactionStatus = 'I';
-        const notices: Notice[] = status === 'I' ? [{ code: SqlState.invalidTransactionState, message: 'there is no transaction in progress', severity: 'WARNING' }] : [];
+        if (action === 'commit' && status !== 'E') await this.commit(session).catch(mapStoreError);
+        else session.pending = [];
+        const notices: Notice[] = open ? [] : [{ code: SqlState.invalidTransactionState, message: 'there is no transaction in progress', severity: 'WARNING' }];
         return command(action === 'commit' && status !== 'E' ? 'COMMIT' : 'ROLLBACK', notices);
       }
       case 'savepoint':
@@ -198,6 +304,11 @@ export class Executor {
       case 'rollback_to':
         if (status === 'I') {
           throw new SqlError(SqlState.invalidTransactionState, `${action === 'savepoint' ? 'SAVEPOINT' : action === 'release' ? 'RELEASE SAVEPOINT' : 'ROLLBACK TO SAVEPOINT'} can only be used in transaction blocks`);
+        }
+        if (session.pending.length > 0) {
+          throw new SqlError(SqlState.featureNotSupported, 'savepoints are not supported in a transaction that changes the catalog', {
+            hint: 'COMMIT or ROLLBACK the whole transaction.',
+          });
         }
         if (action === 'rollback_to') session.transactionStatus = 'T';
         return command(action === 'savepoint' ? 'SAVEPOINT' : action === 'release' ? 'RELEASE' : 'ROLLBACK');
@@ -239,7 +350,7 @@ function namesIn(stmt: Statement): string[] {
   return [...new Set(names.map((n) => n.parts[n.parts.length - 1]!.value))];
 }
 
-/** A unique violation from a concurrent node (shared store) is a duplicate name. */
+/** A unique violation from a concurrent session or node is a duplicate name. */
 function mapStoreError(err: unknown): never {
   if (!(err instanceof SqlError) && (err as { code?: string }).code === '23505') {
     throw new SqlError(SqlState.duplicateObject, 'an item with that name already exists');

@@ -9,7 +9,7 @@ import { describeToken, tokenize, type Token } from '../sql/lexer.js';
 import { liftLiterals, type LiftedQuery } from './literal-lifting.js';
 
 export type GatedStatement =
-  /** `text` is what the engine runs (see rewriteSessionUser); `lifted`, its parameterised form. */
+  /** `text` is what the engine runs; `lifted`, its parameterised form. */
   | { readonly kind: 'read'; readonly text: string; readonly lifted?: LiftedQuery }
   | { readonly kind: 'show'; readonly name: string }
   | { readonly kind: 'set'; readonly name: string; readonly value: string | undefined; readonly args: readonly SetArg[] }
@@ -22,30 +22,15 @@ export type SetArg = { readonly kind: 'string' | 'number' | 'word'; readonly val
 
 export type TransactionAction = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to';
 
-/** Functions a client query may not call: they change settings, touch files or the server. */
-const DENIED_FUNCTIONS = [
-  /^set_config$/,
-  /^pg_read_(binary_)?file$/,
-  /^pg_ls_/,
-  /^pg_stat_file$/,
-  /^pg_file_/,
-  /^lo_/,
-  /^dblink/,
-  /^pg_(terminate|cancel)_backend$/,
-  /^pg_reload_conf$/,
-  /^pg_rotate_logfile$/,
-  /^pg_(switch_wal|promote|create_restore_point|backup_start|backup_stop)$/,
-  /^pg_(try_)?advisory/,
-  /^pg_sleep/,
-  /^pg_logical_/,
-  /^pg_replication_/,
-  /^pg_current_logfile$/,
-  /^(query|table|cursor|database|schema)_to_xml/,
-  /^(nextval|setval)$/,
-  /^pg_notify$/,
-  /^txid_current$/,
-  /^pg_import_system_collations$/,
-];
+/** Schemas whose functions a client query may name. */
+const FUNCTION_SCHEMAS = new Set(['pg_catalog', 'mz_catalog', 'mz_internal', 'information_schema']);
+
+/**
+ * The functions client queries may call: exactly those the engine lets the client role execute
+ * (migrations/0002 revokes the rest), read from the engine at start. An allow-list: a function
+ * not on it, in a schema not above, or before the gate is initialised, is refused.
+ */
+let allowedFunctions: ReadonlySet<string> = new Set();
 
 /** Statement node types that write data or schema: refused as read-only (25006). */
 const WRITES: Record<string, string> = {
@@ -78,8 +63,10 @@ const WRITES: Record<string, string> = {
   ReindexStmt: 'REINDEX',
 };
 
-export async function initQueryGate(): Promise<void> {
+/** Load the parser and the functions client queries may call (lower-case names). */
+export async function initQueryGate(functions: Iterable<string>): Promise<void> {
   await loadModule();
+  allowedFunctions = new Set([...functions].map((f) => f.toLowerCase()));
 }
 
 type Node = Record<string, unknown>;
@@ -99,15 +86,15 @@ export function gateStatement(sql: string, tokens?: readonly Token[]): GatedStat
   switch (type) {
     case 'SelectStmt': {
       checkSelect(body);
-      const sessionUserAt = inspectExpressions(body, []);
-      if (sessionUserAt.length > 0) return { kind: 'read', text: rewriteSessionUser(sql, sessionUserAt) };
+      checkFunctions(body);
       return { kind: 'read', text: sql, lifted: liftLiterals(sql, body, tokens) };
     }
     case 'ExplainStmt': {
       const [innerType, inner] = Object.entries(body.query as Node)[0] as [string, Node];
       if (innerType !== 'SelectStmt') throw refused(innerType);
       checkSelect(inner);
-      return { kind: 'read', text: rewriteSessionUser(sql, inspectExpressions(inner, [])) };
+      checkFunctions(inner);
+      return { kind: 'read', text: sql };
     }
     case 'VariableShowStmt':
       return { kind: 'show', name: String(body.name ?? '').toLowerCase() };
@@ -137,46 +124,27 @@ function checkSelect(select: Node): void {
   for (const side of ['larg', 'rarg']) if (select[side]) checkSelect(select[side] as Node);
 }
 
-/**
- * Refuse denied function calls, and collect the byte offsets of `session_user`, which the
- * engine would answer with its own superuser (client queries run under SET LOCAL ROLE, and
- * SET LOCAL SESSION AUTHORIZATION does not revert in PGlite).
- */
-function inspectExpressions(node: unknown, sessionUserAt: number[]): number[] {
+/** Refuse any call of a function that is not on the allow-list. */
+function checkFunctions(node: unknown): void {
   if (Array.isArray(node)) {
-    for (const n of node) inspectExpressions(n, sessionUserAt);
-    return sessionUserAt;
+    for (const n of node) checkFunctions(n);
+    return;
   }
-  if (node === null || typeof node !== 'object') return sessionUserAt;
+  if (node === null || typeof node !== 'object') return;
   const obj = node as Node;
-  const svf = obj.SQLValueFunction as Node | undefined;
-  if (svf?.op === 'SVFOP_SESSION_USER' && typeof svf.location === 'number') sessionUserAt.push(svf.location);
   const call = obj.FuncCall as Node | undefined;
   if (call) {
-    const parts = (call.funcname as { String?: { sval?: string } }[]).map((p) => p.String?.sval ?? '');
-    const name = parts[parts.length - 1]!.toLowerCase();
-    if (DENIED_FUNCTIONS.some((re) => re.test(name))) {
+    const parts = (call.funcname as { String?: { sval?: string } }[]).map((p) => (p.String?.sval ?? '').toLowerCase());
+    const name = parts[parts.length - 1]!;
+    const schema = parts.length > 1 ? parts[parts.length - 2]! : undefined;
+    if ((schema !== undefined && !FUNCTION_SCHEMAS.has(schema)) || !allowedFunctions.has(name)) {
       throw new SqlError(SqlState.insufficientPrivilege, `permission denied for function ${name}`, {
         position: typeof call.location === 'number' ? call.location : undefined,
-        hint: 'Client queries may read the catalog; they may not change settings or reach the server.',
+        hint: 'Client queries may read the catalog; they may not change settings, run SQL text or reach files and the server.',
       });
     }
   }
-  for (const value of Object.values(obj)) inspectExpressions(value, sessionUserAt);
-  return sessionUserAt;
-}
-
-const SESSION_USER = 'session_user';
-
-/** Replace `session_user` at the given byte offsets with our function of the same name. */
-function rewriteSessionUser(sql: string, byteOffsets: readonly number[]): string {
-  if (byteOffsets.length === 0) return sql;
-  let bytes = Buffer.from(sql, 'utf8');
-  for (const at of [...byteOffsets].sort((a, b) => b - a)) {
-    if (bytes.toString('utf8', at, at + SESSION_USER.length).toLowerCase() !== SESSION_USER) continue;
-    bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from('mz_catalog."session_user"()'), bytes.subarray(at + SESSION_USER.length)]);
-  }
-  return bytes.toString('utf8');
+  for (const value of Object.values(obj)) checkFunctions(value);
 }
 
 function planSet(body: Node): GatedStatement {

@@ -1,7 +1,7 @@
 /** Turning a stored connection definition into a validation request, and running it. */
 import type { Catalog } from '../catalog/catalog.js';
 import type { AwsConnectionDef, LiteralOrSecret } from '../catalog/model.js';
-import type { CatalogStore, Queryable } from '../catalog/store.js';
+import type { Queryable } from '../catalog/store.js';
 import { defaultSessionName, exampleTrustPolicy, externalIdFor } from '../aws/trust-policy.js';
 import type { StsTarget } from '../aws/sts.js';
 import { ValidationError, type ValidationRequest, type Validator } from '../aws/validator.js';
@@ -25,7 +25,8 @@ export interface ValidationContext {
  */
 export async function validateConnection(
   ctx: ValidationContext,
-  store: CatalogStore,
+  /** Runs a read against the catalog as the validating session sees it. */
+  view: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>,
   catalog: Catalog,
   log: Logger,
   id: string,
@@ -33,7 +34,7 @@ export async function validateConnection(
   cancel?: AbortSignal,
 ): Promise<void> {
   const started = Date.now();
-  const request = await store.transaction((tx) => buildRequest(ctx, catalog, tx, id, def));
+  const request = await view((tx) => buildRequest(ctx, catalog, tx, id, def));
   try {
     const report = await ctx.validator.validate(request, cancel);
     log.info({ connection: id, outcome: 'ok', identity: report.identity, awsRequestIds: report.requestIds, durationMs: Date.now() - started }, 'validation');
@@ -41,7 +42,7 @@ export async function validateConnection(
     const e = err instanceof SqlError ? err : new SqlError(SqlState.internalError, 'internal error');
     const where = err instanceof ValidationError ? { hop: err.hop, awsRequestId: err.awsRequestId } : {};
     const cause = err instanceof SqlError ? {} : { err }; // unexpected: keep the stack in the log
-    log.info({ connection: id, outcome: e.code, message: e.message, ...where, ...cause, durationMs: Date.now() - started }, 'validation');
+    log.warn({ connection: id, outcome: e.code, message: e.message, ...where, ...cause, durationMs: Date.now() - started }, 'validation');
     throw err;
   }
 }

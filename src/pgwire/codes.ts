@@ -55,8 +55,6 @@ export const ErrorField = {
   position: 0x50, // 'P'
 } as const;
 
-/** Largest frontend message we accept; a longer length is a protocol violation. */
-export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Largest startup packet (PostgreSQL's own limit). */
 export const MAX_STARTUP_BYTES = 10_000;
 

@@ -4,21 +4,25 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { serialize } from 'pg-protocol';
-import { Writer } from 'pg-protocol/dist/buffer-writer.js';
 import { SqlError, SqlState, toSqlError } from '../errors.js';
 import { classify, redactForLog, returnsRows, type Classified } from '../exec/classify.js';
-import type { Outcome } from '../exec/executor.js';
+import type { Outcome, ReadHow } from '../exec/executor.js';
 import type { Logger } from '../log.js';
 import { Session } from '../session/session.js';
 import { SETTINGS } from '../session/settings.js';
 import { splitStatements } from '../sql/lexer.js';
+
+const SIMPLE: ReadHow = { kind: 'simple' };
 import * as msg from './backend.js';
-import { FrontendCode, MAX_MESSAGE_BYTES, MAX_STARTUP_BYTES, StartupCode } from './codes.js';
+import { FrontendCode, MAX_STARTUP_BYTES, StartupCode } from './codes.js';
 import { decodeMessage, decodeStartupParams, MalformedMessage, type FrontendMessage } from './frontend.js';
+import { InputBuffer } from './input-buffer.js';
 import type { ServerContext } from './server-context.js';
 
 type State = 'startup' | 'ready' | 'closed';
+
+/** Output gathered before it is handed to the socket in one write. */
+const WRITE_BATCH_BYTES = 64 * 1024;
 
 interface Prepared {
   readonly text: string;
@@ -31,13 +35,19 @@ interface Portal {
   readonly bind: Extract<FrontendMessage, { type: 'bind' }>;
   /** Row-returning portals run once, at Describe or first Execute; rows are handed out from here. */
   result?: { readonly description: Buffer; readonly rows: Buffer[]; readonly completion: Buffer[]; next: number };
+  /** A portal that changes something has run: it never runs again (PostgreSQL: 55000). */
+  done?: boolean;
 }
 
 export class Connection {
   private state: State = 'startup';
-  private input: Buffer = Buffer.alloc(0);
+  private readonly input = new InputBuffer();
   private output: Buffer[] = [];
+  private outputBytes = 0;
   private busy = false;
+  /** The server is shutting down: close once the statement running now is answered. */
+  private draining = false;
+  private readonly startupTimer: NodeJS.Timeout;
   private skipUntilSync = false;
   private session: Session | undefined;
   private readonly prepared = new Map<string, Prepared>();
@@ -55,11 +65,16 @@ export class Connection {
     this.log = ctx.log.child({ session: pid });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.input = this.input.length ? Buffer.concat([this.input, chunk]) : chunk;
+      this.input.push(chunk);
       void this.pump();
     });
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.close());
+    // A client that never finishes its startup must not hold a connection slot for ever.
+    this.startupTimer = setTimeout(() => {
+      if (this.state === 'startup') this.fatal(new SqlError(SqlState.queryCanceled, 'canceling authentication due to timeout'));
+    }, ctx.limits.startupTimeoutMs);
+    this.startupTimer.unref();
   }
 
   /** Process every complete message in the input, in order, one at a time. */
@@ -70,6 +85,9 @@ export class Connection {
       while (this.state !== 'closed') {
         const handled = this.state === 'startup' ? await this.readStartup() : await this.readMessage();
         if (!handled) break;
+        // Backpressure: a client that does not read its answers gets no more work done.
+        if (this.outputBytes >= WRITE_BATCH_BYTES) this.flush();
+        if (this.socket.writableLength > this.ctx.limits.maxOutputBufferBytes) await this.drained();
       }
     } catch (err) {
       this.log.error({ err }, 'connection failed');
@@ -78,19 +96,33 @@ export class Connection {
       this.flush();
       this.busy = false;
     }
+    if (this.draining && this.state !== 'closed') this.shutdown();
+  }
+
+  /** Resolves when the socket has written out what it holds, or closed. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
   }
 
   private async readStartup(): Promise<boolean> {
-    if (this.input.length < 8) return false;
-    const len = this.input.readInt32BE(0);
+    const len = this.input.int32At(0);
+    if (len === undefined) return false;
     if (len < 8 || len > MAX_STARTUP_BYTES) {
       this.fatal(new SqlError(SqlState.protocolViolation, 'invalid length of startup packet'));
       return false;
     }
     if (this.input.length < len) return false;
-    const code = this.input.readInt32BE(4);
-    const body = this.input.subarray(8, len);
-    this.input = this.input.subarray(len);
+    const packet = this.input.take(len);
+    const code = packet.readInt32BE(4);
+    const body = packet.subarray(8);
     switch (code) {
       case StartupCode.sslRequest:
       case StartupCode.gssEncRequest:
@@ -114,8 +146,8 @@ export class Connection {
     let params: Map<string, string>;
     try {
       params = decodeStartupParams(body);
-    } catch {
-      this.fatal(new SqlError(SqlState.protocolViolation, 'invalid startup packet layout'));
+    } catch (err) {
+      this.fatal(err instanceof SqlError ? err : new SqlError(SqlState.protocolViolation, 'invalid startup packet layout'));
       return;
     }
     const user = params.get('user') ?? '';
@@ -124,9 +156,11 @@ export class Connection {
       const roleId = await this.ctx.login(user, database);
       this.session = new Session(this.pid, user, database, roleId, this.ctx.statementTimeoutMs);
     } catch (err) {
+      if (!(err instanceof SqlError)) this.log.error({ err }, 'login failed');
       this.fatal(toSqlError(err));
       return;
     }
+    clearTimeout(this.startupTimer);
     this.log = this.log.child({ user });
     for (const [key, value] of params) {
       if (key === 'user' || key === 'database' || key === 'options' || key === 'replication') continue;
@@ -148,20 +182,35 @@ export class Connection {
   }
 
   private async readMessage(): Promise<boolean> {
-    if (this.input.length < 5) return false;
-    const code = this.input[0]!;
-    const len = this.input.readInt32BE(1);
-    if (len < 4 || len > MAX_MESSAGE_BYTES) {
+    const code = this.input.byteAt(0);
+    const len = this.input.int32At(1);
+    if (code === undefined || len === undefined) return false;
+    if (len < 4) {
       this.fatal(new SqlError(SqlState.protocolViolation, `invalid message length ${len}`));
       return false;
     }
+    if (len > this.ctx.limits.maxMessageBytes) {
+      // Said at once, and the rest of the upload is never read.
+      this.fatal(
+        new SqlError(SqlState.protocolViolation, `invalid message length ${len}: the limit is ${this.ctx.limits.maxMessageBytes} bytes`, {
+          hint: 'Send smaller statements, or raise --max-message-bytes.',
+        }),
+      );
+      return false;
+    }
     if (this.input.length < len + 1) return false;
-    const body = this.input.subarray(5, len + 1);
-    this.input = this.input.subarray(len + 1);
+    const body = this.input.take(len + 1).subarray(5);
     let message: FrontendMessage | undefined;
     try {
       message = decodeMessage(code, body);
     } catch (err) {
+      if (err instanceof SqlError) {
+        // Bad text (invalid UTF-8) in a whole message: an error for that statement, not the connection.
+        this.fail(err);
+        if (code === FrontendCode.query) this.write(msg.readyForQuery(this.session!.transactionStatus));
+        else this.skipUntilSync = true;
+        return true;
+      }
       if (!(err instanceof MalformedMessage)) throw err;
       this.fatal(new SqlError(SqlState.protocolViolation, `malformed message: ${err.message}`));
       return false;
@@ -218,6 +267,10 @@ export class Connection {
 
   // ---- simple query --------------------------------------------------------------------
 
+  /**
+   * A Query message. Several statements in it form one implicit transaction, as in
+   * PostgreSQL: their catalog changes apply together at the end, or not at all.
+   */
   private async simpleQuery(sql: string): Promise<void> {
     const session = this.session!;
     let statements;
@@ -230,27 +283,34 @@ export class Connection {
       return;
     }
     if (statements.length === 0) this.write(msg.emptyQueryResponse());
+    if (statements.length > 1 && !session.inTransaction) session.implicitBlock = true;
+    let succeeded = true;
     for (const st of statements) {
       const started = Date.now();
       let classified: Classified | undefined;
       try {
         classified = classify(st.text, st.tokens);
-        const outcome = await this.ctx.executor.execute(
-          session,
-          classified,
-          (text, _clientParams, lifted) => this.ctx.store.execUserQuery(session.engineSettings(), text, lifted),
-          this.cancelSignal(),
-        );
+        const outcome = await this.ctx.executor.execute(session, classified, SIMPLE, this.cancelSignal());
         this.afterSessionCommand(classified);
         const failed = this.writeOutcome(outcome);
         this.logStatement(st.text, classified, started, failed ? 'engine error' : undefined);
-        if (failed) break;
+        if (failed) {
+          succeeded = false;
+          break;
+        }
       } catch (err) {
         const e = toSqlError(err).shifted(st.offset);
         this.logStatement(st.text, classified, started, e, err);
         this.fail(e);
+        succeeded = false;
         break;
       }
+    }
+    try {
+      await this.ctx.executor.endImplicitBlock(session, succeeded);
+    } catch (err) {
+      this.logStatement('COMMIT', undefined, Date.now(), toSqlError(err), err);
+      this.fail(toSqlError(err));
     }
     this.write(msg.readyForQuery(session.transactionStatus));
   }
@@ -361,13 +421,7 @@ export class Connection {
       this.write(msg.textRowDescription([c.gated.name]));
       return;
     }
-    const session = this.session!;
-    const sql = c.kind === 'own' ? await this.ctx.executor.readSqlOf(session, c.stmt) : c.kind === 'gated' && c.gated.kind === 'read' ? c.gated.text : prepared.text;
-    const out = await this.ctx.store.execUserProtocol(
-      session.engineSettings(),
-      Buffer.concat([serialize.parse({ text: sql, types: [...prepared.paramTypes] }), serialize.describe({ type: 'S' }), serialize.sync()]),
-    );
-    for (const f of out) {
+    for (const f of await this.ctx.executor.describe(this.session!, c, prepared.paramTypes)) {
       if (f.type === 'E') throw new EngineError(f.bytes);
       if (f.type === 't' || f.type === 'T' || f.type === 'n') this.write(f.bytes);
     }
@@ -390,7 +444,9 @@ export class Connection {
   private async executePortal(portal: Portal, maxRows: number): Promise<void> {
     const c = portal.prepared.classified;
     if (!returnsRows(c)) {
-      const outcome = await this.ctx.executor.execute(this.session!, c, () => Promise.reject(new Error('not a read')), this.cancelSignal());
+      if (portal.done) throw new SqlError(SqlState.objectNotInPrerequisiteState, `portal "${portal.bind.portal}" cannot be run`);
+      portal.done = true;
+      const outcome = await this.ctx.executor.execute(this.session!, c, this.howOf(portal), this.cancelSignal());
       this.afterSessionCommand(c);
       this.writeOutcome(outcome, { describe: false });
       return;
@@ -408,19 +464,7 @@ export class Connection {
   /** Run a row-returning portal once in the engine and keep its rows for Execute. */
   private async runPortal(portal: Portal): Promise<NonNullable<Portal['result']>> {
     if (portal.result) return portal.result;
-    const session = this.session!;
-    const { bind, prepared } = portal;
-    const outcome = await this.ctx.executor.execute(session, prepared.classified, (sql, clientParams) => {
-      const own = !clientParams;
-      const batch = Buffer.concat([
-        serialize.parse({ text: sql, types: own ? [] : [...prepared.paramTypes] }),
-        encodeBind(own ? { ...bind, params: [], paramFormats: [] } : bind),
-        serialize.describe({ type: 'P' }),
-        serialize.execute({}),
-        serialize.sync(),
-      ]);
-      return this.ctx.store.execUserProtocol(session.engineSettings(), batch);
-    }, this.cancelSignal());
+    const outcome = await this.ctx.executor.execute(this.session!, portal.prepared.classified, this.howOf(portal), this.cancelSignal());
     let result: NonNullable<Portal['result']>;
     if (outcome.kind === 'rows') {
       result = { description: msg.textRowDescription(outcome.columns), rows: outcome.rows.map((r) => msg.dataRow(r)), completion: [msg.commandComplete(outcome.tag)], next: 0 };
@@ -442,6 +486,10 @@ export class Connection {
     return result;
   }
 
+  private howOf(portal: Portal): ReadHow {
+    return { kind: 'portal', paramTypes: portal.prepared.paramTypes, bind: portal.bind };
+  }
+
   // ---- cancellation --------------------------------------------------------------------
 
   /** The signal for the statement about to run; a CancelRequest aborts it. */
@@ -451,9 +499,8 @@ export class Connection {
   }
 
   /**
-   * A CancelRequest for this session: stops what is waiting (statements not yet started,
-   * remote validation calls). A query already running in the engine completes under its
-   * statement timeout.
+   * A CancelRequest for this session: stops the statement running now, wherever it is:
+   * waiting for the engine, running in it (the engine is restarted), or calling STS.
    */
   cancel(): void {
     if (this.busy) this.running?.abort();
@@ -489,25 +536,51 @@ export class Connection {
 
   private write(bytes: Buffer): void {
     this.output.push(bytes);
+    this.outputBytes += bytes.length;
   }
 
   private flush(): void {
-    if (this.output.length === 0 || this.socket.destroyed) return;
-    this.socket.write(this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output));
+    if (this.output.length === 0) return;
+    if (!this.socket.destroyed) this.socket.write(this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output));
     this.output = [];
+    this.outputBytes = 0;
   }
 
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    clearTimeout(this.startupTimer);
+    this.running?.abort();
     this.flush();
+    this.input.clear();
+    // Stop reading at once (an oversized upload is not read to its end), say goodbye, and let go
+    // of the socket when the goodbye is written, or soon if the client never takes it.
+    this.socket.pause();
     this.socket.end();
+    const destroy = (): void => {
+      this.socket.destroy();
+    };
+    this.socket.once('finish', destroy);
+    setTimeout(destroy, 1000).unref();
     this.ctx.closed(this);
   }
 
-  /** Server shutdown: tell the client and close. */
+  /**
+   * Server shutdown: an idle (or half-started) session is told and closed now; one running a
+   * statement is closed as soon as its answer is written.
+   */
   shutdown(): void {
+    if (this.busy) {
+      this.draining = true;
+      return;
+    }
     this.fatal(new SqlError(SqlState.adminShutdown, 'terminating connection due to administrator command'));
+  }
+
+  /** End of the shutdown grace period: gone, whatever it was doing. */
+  destroy(): void {
+    this.close();
+    this.socket.destroy();
   }
 }
 
@@ -517,19 +590,3 @@ class EngineError extends Error {
     super('engine error');
   }
 }
-
-/** Re-encode a client's Bind for the engine's unnamed statement and portal, bytes unchanged. */
-function encodeBind(b: Extract<FrontendMessage, { type: 'bind' }>): Buffer {
-  const w = new Writer().addCString('').addCString('');
-  w.addInt16(b.paramFormats.length);
-  for (const f of b.paramFormats) w.addInt16(f);
-  w.addInt16(b.params.length);
-  for (const p of b.params) {
-    if (p === null) w.addInt32(-1);
-    else w.addInt32(p.length).add(p);
-  }
-  w.addInt16(b.resultFormats.length);
-  for (const f of b.resultFormats) w.addInt16(f);
-  return w.flush(FrontendCode.bind);
-}
-

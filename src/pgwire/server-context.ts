@@ -1,13 +1,23 @@
-import type { CatalogStore } from '../catalog/store.js';
 import type { Executor } from '../exec/executor.js';
 import type { Logger } from '../log.js';
+
+/** Limits one client may not exceed (flags in config.ts). */
+export interface ConnectionLimits {
+  /** Longest frontend message; past it the connection is closed without reading the rest. */
+  readonly maxMessageBytes: number;
+  /** Time from connect to a finished startup. */
+  readonly startupTimeoutMs: number;
+  /** Answers waiting in the socket past this: the client's next messages wait until it reads. */
+  readonly maxOutputBufferBytes: number;
+}
 
 /** What a connection needs from the server around it; built in server.ts. */
 export interface ServerContext {
   readonly log: Logger;
-  readonly store: CatalogStore;
   readonly executor: Executor;
+  /** The server's maximum statement timeout, each session's default. */
   readonly statementTimeoutMs: number;
+  readonly limits: ConnectionLimits;
   /** Check a login and return the user's role id; throws a SqlError (sent as FATAL). */
   login(user: string, database: string): Promise<string>;
   /** A CancelRequest arrived for the session with this pid and key. */

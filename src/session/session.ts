@@ -3,8 +3,9 @@
  * statements and portals. Nothing here touches the engine.
  */
 import { SqlError, SqlState } from '../errors.js';
-import { quoteLiteral } from '../sql/printer.js';
-import { parseSearchPath, settingSpec, SETTINGS } from './settings.js';
+import type { Statement } from '../sql/ast.js';
+import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
+import { formatDuration, parseSearchPath, settingSpec, SETTINGS } from './settings.js';
 
 /** ReadyForQuery status: idle, in a transaction block, in a failed transaction block. */
 export type TransactionStatus = 'I' | 'T' | 'E';
@@ -12,8 +13,24 @@ export type TransactionStatus = 'I' | 'T' | 'E';
 /** Schemas searched before the user's own path, the way Materialize resolves mz_catalog. */
 const IMPLICIT_SCHEMAS = ['mz_catalog', 'mz_internal'];
 
+/**
+ * A catalog change made inside a transaction (explicit, or a multi-statement Query string) and
+ * not yet committed: the statement as the user wrote it, the ids it was given when first
+ * planned (so that reads inside the transaction show the ids COMMIT will keep), and its plan
+ * then, to tell at COMMIT whether a concurrent change altered what it means.
+ */
+export interface PendingChange {
+  readonly stmt: Statement;
+  readonly ids: { readonly id: string; readonly oid: number } | undefined;
+  readonly plan: string;
+}
+
 export class Session {
   transactionStatus: TransactionStatus = 'I';
+  /** Inside a multi-statement Query string outside BEGIN: an implicit transaction (ReadyForQuery still says idle). */
+  implicitBlock = false;
+  /** Catalog changes of the open (explicit or implicit) transaction, in order. */
+  pending: PendingChange[] = [];
   private readonly values = new Map<string, string>();
   private settingsCache: string | undefined;
 
@@ -22,12 +39,25 @@ export class Session {
     readonly user: string,
     readonly database: string,
     readonly roleId: string,
-    private readonly statementTimeoutMs: number,
+    /** The server's maximum (--statement-timeout-ms): the default, and the cap of what a session may set. */
+    private readonly maxStatementTimeoutMs: number,
   ) {}
+
+  /** Whether a transaction (explicit, or a multi-statement string's implicit one) is open. */
+  get inTransaction(): boolean {
+    return this.transactionStatus !== 'I' || this.implicitBlock;
+  }
+
+  /** How long this session's statements may run: its own statement_timeout, at most the server's. */
+  statementTimeoutMs(): number {
+    const own = Number(this.values.get('statement_timeout') ?? 0);
+    return own > 0 && own < this.maxStatementTimeoutMs ? own : this.maxStatementTimeoutMs;
+  }
 
   get(name: string): string {
     const key = name.toLowerCase();
     if (key === 'session_authorization') return this.user;
+    if (key === 'statement_timeout') return formatDuration(this.statementTimeoutMs());
     return this.values.get(key) ?? settingSpec(key).default;
   }
 
@@ -55,8 +85,10 @@ export class Session {
 
   /**
    * SQL that puts the engine session in this client's state: read-only by default, its
-   * settings, and last its own engine role (which can read the system views and pg_catalog
-   * and nothing in iamlink_internal). The store applies it when another state was in force.
+   * settings, and last its own session authorization: an engine role that can read the system
+   * views and pg_catalog, nothing in iamlink_internal, and cannot change role (SET ROLE checks
+   * the session user, which is then the client's, not the engine's superuser). The store
+   * applies it when another state was in force.
    */
   engineSettings(): string {
     if (this.settingsCache !== undefined) return this.settingsCache;
@@ -65,13 +97,13 @@ export class Session {
       ['default_transaction_read_only', 'on'],
       ['iamlink.login_user', this.user],
       ['search_path', path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')],
-      ['statement_timeout', String(this.statementTimeoutMs)],
+      ['statement_timeout', String(this.statementTimeoutMs())],
     ];
     for (const [key, value] of this.values) {
       if (SETTINGS[key]?.engine) settings.push([key, value]);
     }
-    settings.push(['role', this.user]);
-    this.settingsCache = `SELECT ${settings.map(([k, v]) => `set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`).join(', ')}`;
+    const assignments = settings.map(([k, v]) => `pg_catalog.set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`).join(', ');
+    this.settingsCache = `SELECT ${assignments}; SET SESSION AUTHORIZATION ${quoteIdentAlways(this.user)}`;
     return this.settingsCache;
   }
 }

@@ -43,7 +43,8 @@ export const SETTINGS: Record<string, SettingSpec> = {
   search_path: { display: 'search_path', default: 'public' },
   standard_conforming_strings: { display: 'standard_conforming_strings', default: 'on', reported: true, check: onlyOn },
   client_min_messages: { display: 'client_min_messages', default: 'notice' },
-  statement_timeout: { display: 'statement_timeout', default: '0' },
+  // The effective value is the session's (Session.statementTimeoutMs): at most the server's maximum.
+  statement_timeout: { display: 'statement_timeout', default: '0', check: (v) => String(parseDuration(v, 'statement_timeout')) },
   lock_timeout: { display: 'lock_timeout', default: '0' },
   idle_in_transaction_session_timeout: { display: 'idle_in_transaction_session_timeout', default: '0' },
   transaction_isolation: { display: 'transaction_isolation', default: 'read committed' },
@@ -59,6 +60,28 @@ export const SETTINGS: Record<string, SettingSpec> = {
   geqo: { display: 'geqo', default: 'on' },
   jit: { display: 'jit', default: 'off' },
 };
+
+const UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration setting's value in ms, as PostgreSQL reads it: a number of ms, or with a unit ('5s', '1min'). */
+export function parseDuration(value: string, name: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value);
+  if (!m) {
+    throw new SqlError(SqlState.invalidParameterValue, `invalid value for parameter "${name}": "${value}"`, {
+      hint: 'Valid units for this parameter are "us", "ms", "s", "min", "h", and "d".',
+    });
+  }
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+}
+
+/** A duration in ms the way PostgreSQL shows it (SHOW statement_timeout → 30s). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
 
 /** Look up a setting by any spelling; unknown names are 42704 like PostgreSQL. */
 export function settingSpec(name: string): SettingSpec {

@@ -1,5 +1,6 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,30 @@ import { catalogSnapshot, errorOf, freshDataDir, startTestServer, type TestServe
 import { CUSTOMER, startAwsEnv, trustingJump, unique, type AwsEnv } from './aws-env.js';
 
 type Skip = (note?: string) => void;
+
+/** A local port nobody listens on: STS there is refused at once. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** What the client saw of an error, as one string. */
+const visible = (e: { message: string; detail?: string; hint?: string }): string => [e.message, e.detail, e.hint].join('\n');
+
+/** The credentials an echo-authorization answer quoted back: access key id, signature and (if sent) session token. */
+function quotedCredentials(message: string): string[] {
+  const keyId = /Credential=([^/]+)\//.exec(message)?.[1];
+  const signature = /Signature=([0-9a-f]{64})/.exec(message)?.[1];
+  const token = /X-Amz-Security-Token: (\S+)/.exec(message)?.[1];
+  return [keyId, signature, token].filter((x): x is string => x !== undefined);
+}
+
+const TRANSIENT_HINT = 'try VALIDATE CONNECTION again';
+const UNREACHABLE = 'AWS STS could not be reached';
+const POLICIES_HINT = "Check the connection's options and the role's policies";
 
 /** Skip (with the reason printed) what needs the project's emulator: faults, the request log, its clock. */
 function requireEmulator(env: AwsEnv, what: string, skip: Skip): void {
@@ -27,9 +52,9 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
     if (!enforces) skip(`${env.endpoint} does not enforce role trust policies`);
   };
 
-  const start = (flags: string[] = [], jumpRoleArn = env.jumpRoleArn): Promise<TestServer> =>
+  const start = (flags: string[] = [], jumpRoleArn = env.jumpRoleArn, endpoint = env.endpoint): Promise<TestServer> =>
     startTestServer(['--aws-connection-role-arn', jumpRoleArn, ...flags], undefined, {
-      aws: { endpoint: env.endpoint, region: 'us-east-1', ambient: async () => env.ambient },
+      aws: { endpoint, region: 'us-east-1', ambient: async () => env.ambient },
     });
 
   const idOf = async (name: string): Promise<string> => (await c.query('SELECT id FROM mz_connections WHERE name = $1', [name])).rows[0].id as string;
@@ -237,6 +262,124 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       await child.exited;
       await rm(join(dataDir, '..'), { recursive: true, force: true });
     }
+  });
+
+  describe("AWS's error text", () => {
+    it('an STS that quotes the Authorization header and session token back leaks neither to the client nor to the log', async ({ skip }) => {
+      requireEmulator(env, 'an STS echoing credentials', skip);
+      // Temporary credentials, so that the request carries a session token to echo.
+      const role = await env.customerRole({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${CUSTOMER}:root` }, Action: 'sts:AssumeRole' }] });
+      const sts = new STSClient({ endpoint: env.endpoint, region: 'us-east-1', credentials: { accessKeyId: CUSTOMER, secretAccessKey: 'test' } });
+      const { Credentials: t } = await sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'echo', DurationSeconds: 900 }));
+      await c.query(`CREATE SECRET echo_secret AS '${t!.SecretAccessKey}'`);
+      await c.query(`CREATE SECRET echo_token AS '${t!.SessionToken}'`);
+      await c.query(`CREATE CONNECTION echo_keys TO AWS (ACCESS KEY ID = '${t!.AccessKeyId}', SECRET ACCESS KEY = SECRET echo_secret, SESSION TOKEN = SECRET echo_token)`);
+      const before = (await env.requests()).length;
+      await env.setFaults({ echoAuthorizationNext: 1 });
+      let err;
+      try {
+        err = await errorOf(c.query('VALIDATE CONNECTION echo_keys'));
+      } finally {
+        await env.setFaults({});
+      }
+      // The emulator did quote them (so this test cannot pass vacuously)...
+      const echoed = (await env.requests()).slice(before).find((r) => r.code === 'IncompleteSignature');
+      const quoted = quotedCredentials(echoed?.message ?? '');
+      expect(quoted).toEqual([t!.AccessKeyId, expect.stringMatching(/^[0-9a-f]{64}$/), t!.SessionToken]);
+      // ...and the client got AWS's error, with its text but without them.
+      expect(err.code).toBe('58000');
+      expect(err.message).toContain('IncompleteSignature');
+      expect(err.detail).toContain("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+      expect(err.detail).toContain('<redacted>');
+      const log = await server.logText();
+      for (const secret of [...quoted, t!.SecretAccessKey!]) {
+        expect(visible(err)).not.toContain(secret);
+        expect(log).not.toContain(secret);
+      }
+    });
+
+    it("the jump role's session credentials, quoted back on the customer hop, do not leak either", async ({ skip }) => {
+      requireEmulator(env, 'an STS echoing credentials', skip);
+      requireEnforcement(skip);
+      const { name } = await roleConnection((ext) => trustingJump(env.jumpRoleArn, { StringEquals: { 'sts:ExternalId': ext } }));
+      // A first validation caches the jump credentials: the echoed requests are the customer hop's, signed with them.
+      await c.query(`VALIDATE CONNECTION ${name}`);
+      const before = (await env.requests()).length;
+      await env.setFaults({ echoAuthorizationNext: 3 });
+      let err;
+      try {
+        err = await errorOf(c.query(`VALIDATE CONNECTION ${name}`));
+      } finally {
+        await env.setFaults({});
+      }
+      const echoed = (await env.requests()).slice(before).filter((r) => r.code === 'IncompleteSignature');
+      expect(echoed.length).toBeGreaterThan(0);
+      const quoted = echoed.flatMap((r) => quotedCredentials(r.message ?? ''));
+      expect(quoted.some((q) => q.startsWith('ASIA'))).toBe(true);
+      expect(err.code).toBe('58000');
+      expect(err.message).toMatch(/IncompleteSignature$/);
+      expect(err.detail).toContain('jump role');
+      expect(err.detail).toContain('<redacted>');
+      const log = await server.logText();
+      for (const secret of quoted) {
+        expect(visible(err)).not.toContain(secret);
+        expect(log).not.toContain(secret);
+      }
+    });
+  });
+
+  describe('STS unreachable', () => {
+    let quick: TestServer;
+    let qc: pg.Client;
+    let closed: string;
+    beforeAll(async () => {
+      closed = `http://127.0.0.1:${await closedPort()}`;
+      quick = await start(['--aws-sts-timeout', '2s']);
+      qc = await quick.client();
+    });
+    afterAll(async () => quick?.stop());
+
+    /** VALIDATE, expecting the transient hint for an unreachable STS, within a few seconds. */
+    async function expectUnreachable(client: pg.Client, name: string, hop: string): Promise<void> {
+      const started = Date.now();
+      const err = await errorOf(client.query(`VALIDATE CONNECTION ${name}`));
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(err.code).toBe('58000');
+      expect(err.message).toMatch(/NetworkError$/);
+      expect(err.detail).toContain(hop);
+      expect(err.detail).toContain('ECONNREFUSED');
+      expect(err.hint).toContain(UNREACHABLE);
+      expect(err.hint).toContain(TRANSIENT_HINT);
+      expect(err.hint).not.toContain(POLICIES_HINT);
+    }
+
+    it('static keys: the transient hint, not the options-and-policies one', async () => {
+      const user = await env.createUserWithKey(CUSTOMER);
+      await qc.query(`CREATE SECRET net_secret AS '${user.secretAccessKey}'`);
+      await qc.query(`CREATE CONNECTION net_keys TO AWS (ACCESS KEY ID = '${user.accessKeyId}', SECRET ACCESS KEY = SECRET net_secret, ENDPOINT = '${closed}')`);
+      await expectUnreachable(qc, 'net_keys', "connection's access key → STS");
+      const err = await errorOf(qc.query('VALIDATE CONNECTION net_keys'));
+      expect(err.message).not.toContain('AWS rejected');
+      expect(err.hint).toContain("the connection's ENDPOINT and REGION");
+    });
+
+    it('assume role, customer hop at the connection\'s ENDPOINT: the transient hint', async () => {
+      await qc.query(`CREATE CONNECTION net_role TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::${CUSTOMER}:role/whatever', ENDPOINT = '${closed}')`);
+      await expectUnreachable(qc, 'net_role', 'jump role');
+    });
+
+    it("assume role, jump hop at the server's STS endpoint: the transient hint", async () => {
+      const isolated = await start(['--aws-sts-timeout', '2s'], env.jumpRoleArn, closed);
+      try {
+        const ic = await isolated.client();
+        await ic.query(`CREATE CONNECTION net_jump TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::${CUSTOMER}:role/whatever')`);
+        await expectUnreachable(ic, 'net_jump', 'ambient identity → jump role');
+        const err = await errorOf(ic.query('VALIDATE CONNECTION net_jump'));
+        expect(err.hint).toContain('the STS endpoint and region the iamlink server uses');
+      } finally {
+        await isolated.stop();
+      }
+    });
   });
 
   describe('WITH (VALIDATE = true)', () => {

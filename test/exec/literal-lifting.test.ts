@@ -8,7 +8,7 @@ function lifted(sql: string): unknown {
 }
 
 describe('literal lifting', () => {
-  beforeAll(async () => initQueryGate());
+  beforeAll(async () => initQueryGate([]));
 
   it('turns literals into parameters, keeping positional ORDER BY and typed literals', () => {
     expect(lifted("SELECT a FROM t WHERE name = 'x' AND n > 3 ORDER BY 1 LIMIT 10")).toEqual({

@@ -101,14 +101,21 @@ describe('node-postgres against iamlink', () => {
     expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 
-  it('refuses catalog changes inside a transaction block and changes nothing', async () => {
+  it('keeps catalog changes inside a transaction block until COMMIT, and drops them at ROLLBACK', async () => {
     const c = await server().client();
-    const before = await catalogSnapshot(c);
+    const other = await server().client();
+    const before = await catalogSnapshot(other);
     await c.query('BEGIN');
-    const err = await errorOf(c.query("CREATE SECRET in_tx AS 'x'"));
-    expect(err).toMatchObject({ code: '25001', message: 'CREATE SECRET cannot run inside a transaction block' });
+    await c.query("CREATE SECRET in_tx AS 'x'");
+    expect((await c.query("SELECT name FROM mz_secrets WHERE name = 'in_tx'")).rows).toEqual([{ name: 'in_tx' }]);
+    expect(await catalogSnapshot(other)).toEqual(before);
     await c.query('ROLLBACK');
-    expect(await catalogSnapshot(c)).toEqual(before);
+    expect(await catalogSnapshot(other)).toEqual(before);
+    await c.query('BEGIN');
+    await c.query("CREATE SECRET in_tx AS 'x'");
+    await c.query('COMMIT');
+    expect((await other.query("SELECT name FROM mz_secrets WHERE name = 'in_tx'")).rows).toEqual([{ name: 'in_tx' }]);
+    await c.query('DROP SECRET in_tx');
   });
 
   it('refuses writes, settings changes and file access through queries, changing nothing', async () => {

@@ -60,7 +60,8 @@ describe('a secret value never leaves secrets/ in plain text', () => {
       `CREATE SECRET s2 AS '${CANARY}`,
       `ALTER SECRET missing AS '${CANARY}'`,
       `CREATE CONNECTION c TO AWS (ACCESS KEY ID = '${CANARY}', SECRET ACCESS KEY = '${CANARY}')`,
-      `BEGIN; CREATE SECRET s3 AS '${CANARY}'`,
+      `BEGIN; CREATE SECRET canary AS '${CANARY}'`,
+      `CREATE SECRET s3 AS '${CANARY}'; SELEC 1`,
     ];
     for (const sql of failing) {
       const e = await errorOf(c.query(sql));

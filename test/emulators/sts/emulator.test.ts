@@ -73,6 +73,19 @@ describe('the STS emulator on the real wire protocol', () => {
     expect(await res.text()).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
   });
 
+  it('echo-authorization: STS calls answer IncompleteSignature quoting their Authorization header and session token; IAM calls are spared', async () => {
+    await iam.send(new CreateRoleCommand({ RoleName: 'echoed', AssumeRolePolicyDocument: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] }) }));
+    const { Credentials: c } = await sts(ACCOUNT, 'test').send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/echoed`, RoleSessionName: 'echo' }));
+    emulator.faults = { echoAuthorizationNext: 1 };
+    await iam.send(new DeleteRoleCommand({ RoleName: 'echoed' })); // IAM: not echoed
+    const err = (await sts(c!.AccessKeyId!, c!.SecretAccessKey!, c!.SessionToken!).send(new GetCallerIdentityCommand({})).catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('IncompleteSignature');
+    expect(err.message).toMatch(new RegExp(`Authorization=AWS4-HMAC-SHA256 Credential=${c!.AccessKeyId}/\\d{8}/us-east-1/sts/aws4_request, SignedHeaders=\\S+, Signature=[0-9a-f]{64}`));
+    expect(err.message).toContain(`X-Amz-Security-Token: ${c!.SessionToken}`);
+    expect(emulator.requests.at(-1)).toMatchObject({ action: 'GetCallerIdentity', status: 400, code: 'IncompleteSignature', message: err.message });
+    expect(emulator.faults.echoAuthorizationNext).toBe(0);
+  });
+
   it('injects throttling and 5xx faults that the SDK retries', async () => {
     emulator.faults = { throttleNext: 1, failNext: 1 };
     const client = new STSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: ACCOUNT, secretAccessKey: 'test' }, maxAttempts: 3 });

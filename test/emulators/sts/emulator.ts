@@ -2,7 +2,8 @@
  * An STS (and minimal IAM) emulator speaking the real AWS Query wire protocol the AWS SDK
  * uses: form-encoded POSTs, XML answers, SigV4 signatures verified by re-signing with
  * @smithy/signature-v4. Trust policies are evaluated by ./trust-policy.ts. Faults (latency,
- * throttling, 5xx, dropped connections) are injected on request through /__emulator/.
+ * throttling, 5xx, dropped connections, errors quoting the request's credentials) are injected
+ * on request through /__emulator/.
  *
  * Access keys whose id is 12 digits are the root of that account with secret "test"
  * (LocalStack's convention), so tests can create users and roles in several accounts.
@@ -18,6 +19,7 @@ const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const IAM_NS = 'https://iam.amazonaws.com/doc/2010-05-08/';
 const ROOT_SECRET = 'test';
 const MAX_CHAINED_SECONDS = 3600;
+const STS_ACTIONS = new Set(['AssumeRole', 'GetCallerIdentity']);
 
 interface Principal {
   readonly account: string;
@@ -53,6 +55,8 @@ export interface LoggedRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly status: number;
   readonly code?: string;
+  /** The error message answered, if any (to find what an echo-authorization answer quoted). */
+  readonly message?: string;
   readonly requestId: string;
 }
 
@@ -67,6 +71,12 @@ export interface Faults {
   dropNext?: number;
   /** The next N requests never answer. */
   hangNext?: number;
+  /**
+   * The next N STS requests (AssumeRole, GetCallerIdentity) answer 400 IncompleteSignature
+   * quoting their Authorization header and session token, as AWS does for a malformed
+   * signature: what a client does with AWS's error text must not leak them.
+   */
+  echoAuthorizationNext?: number;
 }
 
 /** SHA-256 (HMAC-SHA-256 with a secret) on node:crypto, in the shape SignatureV4 expects. */
@@ -105,6 +115,17 @@ class StsError extends Error {
   ) {
     super(message);
   }
+}
+
+/** AWS's IncompleteSignature answer, quoting the request's Authorization header (and session token) back. */
+function echoAuthorization(req: IncomingMessage): StsError {
+  const token = req.headers['x-amz-security-token'];
+  return new StsError(
+    400,
+    'IncompleteSignature',
+    `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${req.headers.authorization ?? ''}` +
+      (typeof token === 'string' ? ` X-Amz-Security-Token: ${token}` : ''),
+  );
 }
 
 const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -151,8 +172,8 @@ export class StsEmulator {
     const params = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
     const action = params.Action ?? '';
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
-    const log = (status: number, code?: string): void => {
-      this.requests.push({ action, accessKeyId, params, status, code, requestId });
+    const log = (status: number, code?: string, message?: string): void => {
+      this.requests.push({ action, accessKeyId, params, status, code, message, requestId });
     };
     const f = this.faults;
     if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
@@ -176,6 +197,10 @@ export class StsEmulator {
         f.failNext--;
         throw new StsError(503, 'ServiceUnavailable', 'Service is unavailable', 'Receiver');
       }
+      if (f.echoAuthorizationNext && f.echoAuthorizationNext > 0 && STS_ACTIONS.has(action)) {
+        f.echoAuthorizationNext--;
+        throw echoAuthorization(req);
+      }
       const caller = await this.authenticate(req, body);
       const xml = this.dispatch(action, params, caller, requestId);
       log(200);
@@ -183,7 +208,7 @@ export class StsEmulator {
       res.end(xml);
     } catch (err) {
       const e = err instanceof StsError ? err : new StsError(500, 'InternalFailure', (err as Error).message, 'Receiver');
-      log(e.status, e.code);
+      log(e.status, e.code, e.message);
       const ns = action.startsWith('Get') || action === 'AssumeRole' ? STS_NS : IAM_NS;
       res.writeHead(e.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
       res.end(
