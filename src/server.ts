@@ -66,6 +66,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log,
       principalConfigured: config.awsConnectionRoleArn !== undefined,
       maxResultBytes: config.maxResultBytes,
+      typeOids: await store.transaction((tx) => catalog.typeOids(tx)),
       validation,
     });
     const listener = await listen(config, log, store, catalog, executor);

@@ -152,6 +152,12 @@ export class Catalog {
     return rows.map((r) => r.proname);
   }
 
+  /** Every type oid the engine knows. */
+  async typeOids(tx: Queryable): Promise<Set<number>> {
+    const rows = await tx.query<{ oid: number }>('SELECT oid::int8 AS oid FROM pg_catalog.pg_type');
+    return new Set(rows.map((r) => Number(r.oid)));
+  }
+
   // ---- roles and settings --------------------------------------------------------------
 
   /** The role id for a login name, creating the catalog role and its engine role on first use. */

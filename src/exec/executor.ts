@@ -36,6 +36,8 @@ export interface ExecutorDeps {
   readonly principalConfigured: boolean;
   /** The largest answer one client read may have (54000 past it). */
   readonly maxResultBytes: number;
+  /** The engine's type oids: what a Parse may name for its parameters. */
+  readonly typeOids: ReadonlySet<number>;
   readonly validation?: ValidationContext;
 }
 
@@ -65,6 +67,13 @@ export class Executor {
         return this.executeOwn(session, c.stmt, how, cancel);
       case 'gated':
         return this.executeGated(session, c.gated, c.text, how, cancel);
+    }
+  }
+
+  /** A Parse's parameter types must exist (0: let the engine infer it). */
+  checkParamTypes(types: readonly number[]): void {
+    for (const oid of types) {
+      if (oid !== 0 && !this.deps.typeOids.has(oid)) throw new SqlError(SqlState.undefinedObject, `type with OID ${oid >>> 0} does not exist`);
     }
   }
 

@@ -372,6 +372,7 @@ export class Connection {
     if (m.name !== '' && this.prepared.has(m.name)) {
       throw new SqlError(SqlState.duplicateObject, `prepared statement "${m.name}" already exists`);
     }
+    this.ctx.executor.checkParamTypes(m.paramTypes);
     const statements = splitStatements(m.sql);
     if (statements.length > 1) throw new SqlError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
     const st = statements[0];
