@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PgliteStore } from '../src/catalog/pglite-store.js';
 import { startPostgres } from './postgres.js';
+import { benchFairness } from './fairness.js';
 import { benchValidate } from './validate.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -106,8 +107,12 @@ async function ddlRate(url: string, sql: (i: number) => string): Promise<number>
 }
 
 async function main(): Promise<void> {
-  const parts = (process.env.BENCH_PARTS ?? 'lookup,validate').split(',');
+  const parts = (process.env.BENCH_PARTS ?? 'lookup,validate,fairness').split(',');
   if (parts.includes('lookup')) await benchLookup();
+  if (parts.includes('fairness')) {
+    const rows = await benchFairness();
+    process.stdout.write(`\n| SELECT 1 latency in other sessions | iamlink | goal |\n| --- | --- | --- |\n${rows.join('\n')}\n`);
+  }
   if (parts.includes('validate')) {
     const rows = await benchValidate();
     process.stdout.write(`\n| measure | iamlink | goal |\n| --- | --- | --- |\n${rows.join('\n')}\n`);

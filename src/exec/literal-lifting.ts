@@ -21,6 +21,7 @@ interface Literal {
 const INT4 = 23;
 const INT8 = 20;
 const NUMERIC = 1700;
+const INT8_MAX = 9223372036854775807n;
 
 /** Parameterise `sql` given its parsed SelectStmt, or return undefined when it should run as is. */
 export function liftLiterals(sql: string, select: Node, knownTokens?: readonly Token[]): LiftedQuery | undefined {
@@ -89,6 +90,11 @@ function literalOf(c: Node, positional: boolean): Literal | undefined {
     const v = Number((c.ival as Node).ival ?? 0);
     return { location, value: String(v), type: Number.isSafeInteger(v) && Math.abs(v) < 2 ** 31 ? INT4 : INT8 };
   }
-  if (c.fval) return { location, value: String((c.fval as Node).fval), type: NUMERIC };
+  if (c.fval) {
+    // PostgreSQL types a whole number too big for int4 as int8 while it fits, numeric beyond.
+    const value = String((c.fval as Node).fval);
+    const int8 = /^-?\d+$/.test(value) && BigInt(value) <= INT8_MAX && BigInt(value) >= -INT8_MAX - 1n;
+    return { location, value, type: int8 ? INT8 : NUMERIC };
+  }
   return undefined;
 }
