@@ -23,7 +23,8 @@ export function redactForLog(text: string, classified?: Classified): string {
   if (classified?.kind === 'gated') {
     // A lifted read already has its literals replaced: no second parse for the log.
     const g = classified.gated;
-    return g.kind === 'read' && g.lifted ? g.lifted.text : normalizeForLog(classified.text);
+    if (g.kind === 'read') return g.lifted ? g.lifted.text : normalizeForLog(g.parsedText ?? classified.text);
+    return normalizeForLog(classified.text);
   }
   try {
     return tokenize(text)

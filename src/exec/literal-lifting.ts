@@ -6,6 +6,7 @@
  */
 import type { LiftedQuery } from '../catalog/store.js';
 import { tokenize, type Token } from '../sql/lexer.js';
+import type { Skeleton } from './skeleton.js';
 
 export type { LiftedQuery };
 
@@ -23,10 +24,15 @@ const INT8 = 20;
 const NUMERIC = 1700;
 const INT8_MAX = 9223372036854775807n;
 
-/** Parameterise `sql` given its parsed SelectStmt, or return undefined when it should run as is. */
-export function liftLiterals(sql: string, select: Node, knownTokens?: readonly Token[]): LiftedQuery | undefined {
+/**
+ * Parameterise `sql` given its parsed SelectStmt, or return undefined when it should run as is.
+ * With a `skeleton` (see skeleton.ts), the tree was parsed from it: offsets are mapped back,
+ * and the values of the literals it left out come from our lexer.
+ */
+export function liftLiterals(sql: string, select: Node, knownTokens?: readonly Token[], skeleton?: Skeleton): LiftedQuery | undefined {
   // Byte offsets from the parser equal string offsets only for ASCII text.
-  if (!/^[\x00-\x7f]*$/.test(sql) || /\$\d/.test(sql)) return undefined;
+  const parsed = skeleton?.text ?? sql;
+  if (!/^[\x00-\x7f]*$/.test(parsed) || /\$\d/.test(parsed)) return undefined;
   const literals: Literal[] = [];
   collect(select, literals, false);
   if (literals.length === 0) return undefined;
@@ -36,10 +42,11 @@ export function liftLiterals(sql: string, select: Node, knownTokens?: readonly T
   let at = 0;
   const params: string[] = [];
   const types: number[] = [];
-  for (const lit of [...literals].sort((a, b) => a.location - b.location)) {
+  const located = literals.map((lit) => ({ ...lit, location: skeleton ? skeleton.toOriginal(lit.location) : lit.location }));
+  for (const lit of located.sort((a, b) => a.location - b.location)) {
     const token = byStart.get(lit.location);
     if (!token || (token.kind !== 'string' && token.kind !== 'number') || token.start < at) continue;
-    params.push(lit.value);
+    params.push(skeleton?.replaced.has(token.start) ? token.value : lit.value);
     types.push(lit.type);
     text += `${sql.slice(at, token.start)}$${params.length}`;
     at = token.end;

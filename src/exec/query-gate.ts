@@ -7,10 +7,11 @@ import { loadModule, normalizeSync, parseSync } from 'libpg-query';
 import { SqlError, SqlState } from '../errors.js';
 import { describeToken, tokenize, type Token } from '../sql/lexer.js';
 import { liftLiterals, type LiftedQuery } from './literal-lifting.js';
+import { skeletonOf, type Skeleton } from './skeleton.js';
 
 export type GatedStatement =
-  /** `text` is what the engine runs; `lifted`, its parameterised form. */
-  | { readonly kind: 'read'; readonly text: string; readonly lifted?: LiftedQuery }
+  /** `text` is what the engine runs; `lifted`, its parameterised form; `parsedText`, its skeleton if it had one (for logs). */
+  | { readonly kind: 'read'; readonly text: string; readonly lifted?: LiftedQuery; readonly parsedText?: string }
   | { readonly kind: 'show'; readonly name: string }
   | { readonly kind: 'set'; readonly name: string; readonly value: string | undefined; readonly args: readonly SetArg[] }
   | { readonly kind: 'reset_all' }
@@ -72,12 +73,14 @@ export async function initQueryGate(functions: Iterable<string>): Promise<void> 
 type Node = Record<string, unknown>;
 
 /** Classify one statement (no trailing semicolon) that is not one of our own. */
-export function gateStatement(sql: string, tokens?: readonly Token[]): GatedStatement {
+export function gateStatement(sql: string, knownTokens?: readonly Token[]): GatedStatement {
+  const tokens = knownTokens ?? tokenize(sql);
+  const skeleton = skeletonOf(sql, tokens);
   let stmts: { stmt?: Node }[];
   try {
-    stmts = (parseSync(sql) as { stmts?: { stmt?: Node }[] }).stmts ?? [];
+    stmts = (parseSync(skeleton?.text ?? sql) as { stmts?: { stmt?: Node }[] }).stmts ?? [];
   } catch (err) {
-    throw syntaxErrorFrom(sql, err);
+    throw syntaxErrorFrom(err, tokens, skeleton);
   }
   if (stmts.length !== 1 || !stmts[0]!.stmt) {
     throw new SqlError(SqlState.syntaxError, 'expected exactly one statement');
@@ -87,14 +90,14 @@ export function gateStatement(sql: string, tokens?: readonly Token[]): GatedStat
     case 'SelectStmt': {
       checkSelect(body);
       checkFunctions(body);
-      return { kind: 'read', text: sql, lifted: liftLiterals(sql, body, tokens) };
+      return { kind: 'read', text: sql, lifted: liftLiterals(sql, body, tokens, skeleton), parsedText: skeleton?.text };
     }
     case 'ExplainStmt': {
       const [innerType, inner] = Object.entries(body.query as Node)[0] as [string, Node];
       if (innerType !== 'SelectStmt') throw refused(innerType);
       checkSelect(inner);
       checkFunctions(inner);
-      return { kind: 'read', text: sql };
+      return { kind: 'read', text: sql, parsedText: skeleton?.text };
     }
     case 'VariableShowStmt':
       return { kind: 'show', name: String(body.name ?? '').toLowerCase() };
@@ -214,16 +217,11 @@ function refused(nodeType: string): SqlError {
 }
 
 /** A 42601 error at libpg-query's position, described by our lexer so that no literal is echoed. */
-function syntaxErrorFrom(sql: string, err: unknown): SqlError {
-  const position = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition ?? 0;
-  let near = 'input';
-  try {
-    const token = tokenize(sql).find((t) => t.start <= position && position < Math.max(t.end, t.start + 1)) ?? { kind: 'eof' as const, value: '', start: 0, end: 0 };
-    near = describeToken(token);
-  } catch (lexError) {
-    if (lexError instanceof SqlError) return lexError;
-  }
-  return new SqlError(SqlState.syntaxError, `syntax error at or near ${near}`, { position });
+function syntaxErrorFrom(err: unknown, tokens: readonly Token[], skeleton: Skeleton | undefined): SqlError {
+  const at = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition ?? 0;
+  const position = skeleton ? skeleton.toOriginal(at) : at;
+  const token = tokens.find((t) => t.start <= position && position < Math.max(t.end, t.start + 1)) ?? { kind: 'eof' as const, value: '', start: 0, end: 0 };
+  return new SqlError(SqlState.syntaxError, `syntax error at or near ${describeToken(token)}`, { position });
 }
 
 /** The statement with its literals replaced by $n, for logs. */

@@ -24,6 +24,8 @@ export interface Token {
 const WORD_START = /[A-Za-z_\u0080-\uffff]/;
 const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
 const OP_CHARS = '+-*/<>=~!@#%^&|`?';
+/** Sticky: matched at lastIndex, never on a copy of the rest of the text. */
+const NUMBER = /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/y;
 
 function syntaxError(message: string, position: number): SqlError {
   return new SqlError(SqlState.syntaxError, message, { position });
@@ -41,7 +43,8 @@ export function tokenize(text: string): Token[] {
       continue;
     }
     if (c === '-' && text[i + 1] === '-') {
-      while (i < n && text[i] !== '\n') i++;
+      const eol = text.indexOf('\n', i);
+      i = eol < 0 ? n : eol;
       continue;
     }
     if (c === '/' && text[i + 1] === '*') {
@@ -91,7 +94,8 @@ export function tokenize(text: string): Token[] {
       }
     }
     if (c >= '0' && c <= '9' || (c === '.' && /[0-9]/.test(text[i + 1] ?? ''))) {
-      const m = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(text.slice(i))!;
+      NUMBER.lastIndex = i;
+      const m = NUMBER.exec(text)!;
       i += m[0].length;
       tokens.push({ kind: 'number', value: m[0], start, end: i });
       continue;
@@ -137,31 +141,44 @@ function skipBlockComment(text: string, start: number): number {
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
-/** Read a quote-delimited run starting at the opening quote; doubled quotes escape. */
+/**
+ * Read a quote-delimited run starting at the opening quote; doubled quotes escape. Runs between
+ * quotes (and backslashes) are copied as slices: a 30 MB literal costs one pass, not one string
+ * concatenation per character.
+ */
 function readQuoted(text: string, open: number, quote: string, backslashEscapes: boolean): { value: string; end: number } {
-  let value = '';
+  const parts: string[] = [];
   let i = open + 1;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (backslashEscapes && c === '\\' && i + 1 < text.length) {
-      const next = text[i + 1]!;
-      value += ESCAPES[next] ?? next;
-      i += 2;
+  // Next quote and backslash at or after i (Infinity: none), searched again only once i has
+  // passed them, so a literal of many escapes is still one pass.
+  let q = -1;
+  let b = backslashEscapes ? -1 : Infinity;
+  for (;;) {
+    if (q < i) q = positionOf(text, quote, i);
+    if (b < i) b = positionOf(text, '\\', i);
+    if (b < q && b + 1 < text.length) {
+      parts.push(text.slice(i, b));
+      const next = text[b + 1]!;
+      parts.push(ESCAPES[next] ?? next);
+      i = b + 2;
       continue;
     }
-    if (c === quote) {
-      if (text[i + 1] === quote) {
-        value += quote;
-        i += 2;
-        continue;
-      }
-      return { value, end: i + 1 };
+    if (q === Infinity) break;
+    parts.push(text.slice(i, q));
+    if (text[q + 1] === quote) {
+      parts.push(quote);
+      i = q + 2;
+      continue;
     }
-    value += c;
-    i++;
+    return { value: parts.join(''), end: q + 1 };
   }
   const what = quote === '"' ? 'unterminated quoted identifier' : 'unterminated quoted string';
   throw syntaxError(what, open);
+}
+
+function positionOf(text: string, what: string, from: number): number {
+  const at = text.indexOf(what, from);
+  return at < 0 ? Infinity : at;
 }
 
 /** A part of a query string between top-level semicolons. */
