@@ -19,76 +19,113 @@ const PORTAL_SUSPENDED = 0x73; // 's'
 
 const run = async (bytes) => Buffer.from(await pg.execProtocolRaw(bytes, { syncToFs: false }));
 
-/** The type byte of the last message in a buffer of whole backend messages. */
-function lastMessageType(buf) {
-  let off = 0;
-  let type;
-  while (off + 5 <= buf.length) {
-    type = buf[off];
-    off += 1 + buf.readInt32BE(off + 1);
-  }
-  return type;
+
+/** Where each message of a buffer of whole backend messages starts: [type, offset][]. */
+function messagesOf(buf) {
+  const out = [];
+  for (let off = 0; off + 5 <= buf.length; off += 1 + buf.readInt32BE(off + 1)) out.push([buf[off], off]);
+  return out;
 }
 
 /** The text of the first column of the first DataRow in a simple query's answer. */
 function firstValue(buf) {
-  let off = 0;
-  while (off + 5 <= buf.length) {
-    const len = buf.readInt32BE(off + 1);
-    if (buf[off] === 0x44 /* 'D' */) {
+  for (const [type, off] of messagesOf(buf)) {
+    if (type === 0x44 /* 'D' */) {
       const n = buf.readInt32BE(off + 7);
       return n < 0 ? null : buf.toString('utf8', off + 11, off + 11 + n);
     }
-    if (buf[off] === 0x45 /* 'E' */) return `error: ${buf.toString('utf8', off + 5, off + 1 + len)}`;
-    off += 1 + len;
   }
   return null;
 }
 
 /**
- * A client's messages. With `execute`, they end before Execute (Parse/Bind/Describe): the
- * portal then runs `chunkRows` rows at a time, and stops once the answer passes `maxBytes`
- * (so neither this thread nor the server ever holds more than that). Without, they are sent
- * as they are (a Describe). Either way they are closed with Sync, anything the client left
- * open is rolled back, and the session's state is read back with `checkSql`.
+ * A client's messages. With `execute`, they end before Execute (Parse/Bind/Describe). The
+ * common case is one engine round: the messages, Execute of up to `chunkRows` rows, Sync and
+ * the state check together. An answer with more rows than that is run again a chunk at a time,
+ * stopping once it passes `maxBytes` (so neither this thread nor the server ever holds more).
+ * Anything the client left open is rolled back, and the session's state is read back with
+ * `checkSql`.
  */
-async function client({ messages, execute, chunkRows, maxBytes, checkSql }) {
-  const parts = [];
-  let total = 0;
+async function client({ messages: sent, execute, chunkRows, maxBytes, checkSql }) {
+  // Messages arrive as a Uint8Array (structured clone): a Buffer view of the same bytes.
+  const messages = Buffer.from(sent.buffer, sent.byteOffset, sent.byteLength);
+  const step = execute ? serialize.execute({ rows: chunkRows }) : Buffer.alloc(0);
+  const checked = preparedCheck === checkSql;
+  const first = await run(Buffer.concat([messages, step, SYNC, checked ? RUN_CHECK : Buffer.alloc(0)]));
+  // The client's answer ends at the first ReadyForQuery; the state check's answer follows it.
+  const all = messagesOf(first);
+  const ready = all.find(([type]) => type === 0x5a /* 'Z' */);
+  const split = ready[1] + 6;
+  let answer = first.subarray(0, split);
+  let state = checked ? stateFrom(first.subarray(split)) : null;
   let capped = false;
-  if (!execute) {
-    parts.push(await run(Buffer.concat([messages, SYNC])));
-  } else {
-    const step = serialize.execute({ rows: chunkRows });
-    let next = Buffer.concat([messages, step, FLUSH]);
-    for (;;) {
-      const out = await run(next);
-      total += out.length;
-      parts.push(out);
-      if (lastMessageType(out) !== PORTAL_SUSPENDED) break;
-      if (total > maxBytes) {
-        capped = true;
-        break;
-      }
-      next = Buffer.concat([step, FLUSH]);
-    }
-    const end = await run(SYNC);
-    if (capped) parts.length = 0; // the rows are dropped here, never shipped
-    parts.push(end);
+  if (all.some(([type, off]) => type === PORTAL_SUSPENDED && off < split)) {
+    ({ answer, capped } = await inChunks(withoutNamedParse(messages), step, maxBytes));
+    state = null;
   }
   // ReadyForQuery's status byte, not pg.isInTransaction(): PGlite does not track what raw
   // protocol messages did to the transaction.
-  const last = parts[parts.length - 1];
-  if (last[last.length - 1] !== 0x49 /* 'I' */) await run(serialize.query('ROLLBACK'));
-  const state = checkSql ? firstValue(await run(serialize.query(checkSql))) : null;
-  // A fresh buffer of its own (Buffer.concat may share Node's pool), so it can be transferred.
-  const output = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    output.set(p, at);
-    at += p.length;
+  if (answer[answer.length - 1] !== 0x49 /* 'I' */ || state === null) {
+    if (answer[answer.length - 1] !== 0x49) await run(serialize.query('ROLLBACK'));
+    state = await readState(checkSql);
   }
+  // A fresh buffer of its own (Buffer.concat may share Node's pool), so it can be transferred.
+  const output = new Uint8Array(answer.length);
+  output.set(answer);
   return { output, capped, state };
+}
+
+/**
+ * The state check runs as a prepared statement (planning its fifteen settings on every read
+ * would cost more than most reads). Prepared once per engine session, and again should it ever
+ * be gone (DEALLOCATE ALL).
+ */
+const CHECK_STATEMENT = 'iamlink_state_check';
+const RUN_CHECK = Buffer.concat([serialize.bind({ statement: CHECK_STATEMENT }), serialize.execute({}), SYNC]);
+let preparedCheck;
+
+/** The check's value, or null if its statement was missing or failed. */
+function stateFrom(buf) {
+  return messagesOf(buf).some(([type]) => type === 0x45 /* 'E' */) ? null : firstValue(buf);
+}
+
+async function readState(checkSql) {
+  if (preparedCheck === checkSql) {
+    const state = stateFrom(await run(RUN_CHECK));
+    if (state !== null) return state;
+  }
+  await run(Buffer.concat([serialize.parse({ name: CHECK_STATEMENT, text: checkSql }), SYNC]));
+  preparedCheck = checkSql;
+  return stateFrom(await run(RUN_CHECK));
+}
+
+/** The messages without a leading Parse of a named statement: it exists since the first round. */
+function withoutNamedParse(messages) {
+  if (messages[0] !== 0x50 /* 'P' */ || messages[5] === 0) return messages;
+  return messages.subarray(1 + messages.readInt32BE(1));
+}
+
+/** Run a portal `step` rows at a time; past `maxBytes` the rows are dropped and `capped` is set. */
+async function inChunks(messages, step, maxBytes) {
+  const parts = [];
+  let total = 0;
+  let capped = false;
+  let next = Buffer.concat([messages, step, FLUSH]);
+  for (;;) {
+    const out = await run(next);
+    total += out.length;
+    parts.push(out);
+    if (out[messagesOf(out).at(-1)?.[1]] !== PORTAL_SUSPENDED) break;
+    if (total > maxBytes) {
+      capped = true;
+      break;
+    }
+    next = Buffer.concat([step, FLUSH]);
+  }
+  const end = await run(SYNC);
+  if (capped) parts.length = 0; // the rows are dropped here, never shipped
+  parts.push(end);
+  return { answer: Buffer.concat(parts), capped };
 }
 
 parentPort.on('message', async ({ id, op, args }) => {

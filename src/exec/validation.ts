@@ -48,11 +48,11 @@ export async function validateConnection(
 }
 
 async function buildRequest(ctx: ValidationContext, catalog: Catalog, tx: Queryable, id: string, def: AwsConnectionDef): Promise<ValidationRequest> {
-  const target: StsTarget = {
-    endpoint: def.endpoint ?? ctx.defaultTarget.endpoint,
-    region: def.region ?? ctx.defaultTarget.region,
-  };
+  const region = def.region ?? ctx.defaultTarget.region;
   if (def.assume_role_arn !== undefined) {
+    // Every call of this chain is signed with the platform's jump-role credentials: it goes only
+    // to the STS the operator chose, never to a user's ENDPOINT (which would collect them).
+    const target: StsTarget = { endpoint: ctx.defaultTarget.endpoint, region };
     const externalId = externalIdFor(ctx.externalIdPrefix, id);
     return {
       kind: 'role',
@@ -63,6 +63,8 @@ async function buildRequest(ctx: ValidationContext, catalog: Catalog, tx: Querya
       target,
     };
   }
+  // Static keys are the user's own: their calls may go to the connection's ENDPOINT.
+  const target: StsTarget = { endpoint: def.endpoint ?? ctx.defaultTarget.endpoint, region };
   const value = async (v: LiteralOrSecret | string | undefined): Promise<Redacted<string> | undefined> => {
     if (v === undefined) return undefined;
     if (typeof v === 'string') return readSecret(catalog, tx, v);

@@ -1,6 +1,6 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -363,9 +363,25 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect(err.hint).toContain("the connection's ENDPOINT and REGION");
     });
 
-    it('assume role, customer hop at the connection\'s ENDPOINT: the transient hint', async () => {
-      await qc.query(`CREATE CONNECTION net_role TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::${CUSTOMER}:role/whatever', ENDPOINT = '${closed}')`);
-      await expectUnreachable(qc, 'net_role', 'jump role');
+    it("assume role: calls signed with the jump role's credentials never go to the connection's ENDPOINT", async () => {
+      // A user's ENDPOINT would otherwise receive AssumeRole requests signed with the platform's
+      // jump-role session (its key id and session token, replayable for minutes).
+      const seen: string[] = [];
+      const trap = createServer((socket) => {
+        seen.push('connection');
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', () => resolve()));
+      try {
+        const port = (trap.address() as AddressInfo).port;
+        await qc.query(`CREATE CONNECTION net_role TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::${CUSTOMER}:role/whatever', ENDPOINT = 'http://127.0.0.1:${port}')`);
+        const err = await errorOf(qc.query('VALIDATE CONNECTION net_role'));
+        expect(err.code).toBe('58000');
+        expect(err.message).toContain('AccessDenied'); // answered by the server's own STS
+        expect(seen).toEqual([]);
+      } finally {
+        trap.close();
+      }
     });
 
     it("assume role, jump hop at the server's STS endpoint: the transient hint", async () => {
