@@ -98,6 +98,24 @@ describe('pgwire protocol handling', () => {
     expect((await bystander.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 
+  it('refuses a Parse naming a parameter type that does not exist with 42704, and the session goes on', async () => {
+    const c = await rawSession(server().port);
+    for (const types of [[999_999], [0, 2_000_000_000], [-1]]) {
+      c.messages.length = 0;
+      c.send(Buffer.concat([serialize.parse({ text: 'SELECT $1', types }), serialize.bind({ values: ['x'] }), serialize.execute({}), serialize.sync()]));
+      const err = (await c.waitFor((m) => m.name === 'error')) as DatabaseError;
+      expect(err.code).toBe('42704');
+      expect(err.message).toMatch(/^type with OID \d+ does not exist$/);
+      await c.waitFor((m) => m.name === 'readyForQuery');
+      expect(c.messages.map((m) => m.name)).toEqual(['error', 'readyForQuery']);
+    }
+    c.messages.length = 0;
+    c.send(Buffer.concat([serialize.parse({ text: 'SELECT $1::text AS v', types: [25] }), serialize.bind({ values: ['ok'] }), serialize.execute({}), serialize.sync()]));
+    await c.waitFor((m) => m.name === 'readyForQuery');
+    expect(c.messages.some((m) => m.name === 'dataRow')).toBe(true);
+    c.end();
+  });
+
   it('Terminate closes the connection', async () => {
     const c = await rawSession(server().port);
     c.send(serialize.end());

@@ -21,6 +21,13 @@ const BASE = [
   'BEGIN; SELECT 1; COMMIT',
   "INSERT INTO mz_catalog.mz_connections (id) VALUES ('x')",
   "SELECT set_config('search_path', 'x', false)",
+  // Several catalog changes in one string or transaction: all or nothing.
+  `CREATE SECRET fz_m AS '${CANARY}'; CREATE CONNECTION fz_m2 TO AWS (ACCESS KEY ID = 'AKIAIOSFODNN7EXAMPLE', SECRET ACCESS KEY = SECRET fz_m); SELECT 1/1`,
+  `BEGIN; CREATE SECRET fz_t AS '${CANARY}'; DROP SECRET IF EXISTS fz_s; COMMIT`,
+  // Functions that run SQL text: never past the gate, whatever the mutation.
+  "SELECT * FROM ts_stat('SELECT set_config(''role'', ''postgres'', false)::tsvector')",
+  "SELECT query_to_xml('SELECT setval(''iamlink_internal.item_id_seq'', 1)', true, true, '')",
+  "SELECT ts_rewrite('a'::tsquery, 'SELECT set_config(''default_transaction_read_only'', ''off'', false)::tsquery, ''a''::tsquery')",
 ];
 const INSERTS = ["'", '"', '(', ')', ',', ';', '=', '$$', '$1', '--', '/*', 'SECRET', 'AWS', 'CASCADE', '\\', '\0', 'é', ' ', 'IF NOT EXISTS', ')))', "E'\\'"];
 
@@ -92,6 +99,10 @@ describe('robustness under mutated SQL and malformed frames', () => {
     }
     expect(failures).toBeGreaterThan(800);
     expect((await c.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
+    const fresh = await server().client();
+    expect((await fresh.query("SELECT current_user::text AS u, current_setting('is_superuser') AS su, current_setting('default_transaction_read_only') AS ro")).rows).toEqual([
+      { u: 'materialize', su: 'off', ro: 'on' },
+    ]);
     expect(await server().logText()).not.toContain(CANARY);
   });
 
