@@ -58,8 +58,9 @@ async function client({ messages: sent, execute, chunkRows, maxBytes, checkSql }
   const split = ready[1] + 6;
   let answer = first.subarray(0, split);
   let state = checked ? stateFrom(first.subarray(split)) : null;
-  let capped = false;
-  if (all.some(([type, off]) => type === PORTAL_SUSPENDED && off < split)) {
+  let capped = answer.length > maxBytes;
+  if (capped) answer = answer.subarray(split - 6); // only its ReadyForQuery
+  else if (all.some(([type, off]) => type === PORTAL_SUSPENDED && off < split)) {
     ({ answer, capped } = await inChunks(withoutNamedParse(messages), step, maxBytes));
     state = null;
   }
@@ -105,27 +106,51 @@ function withoutNamedParse(messages) {
   return messages.subarray(1 + messages.readInt32BE(1));
 }
 
-/** Run a portal `step` rows at a time; past `maxBytes` the rows are dropped and `capped` is set. */
+/**
+ * Run a portal `step` rows at a time; past `maxBytes` the rows are dropped and `capped` is set.
+ * The client sees one answer: no PortalSuspended between chunks, and one CommandComplete that
+ * counts every row (the engine's last one counts only its own chunk).
+ */
 async function inChunks(messages, step, maxBytes) {
   const parts = [];
   let total = 0;
+  let rows = 0;
   let capped = false;
   let next = Buffer.concat([messages, step, FLUSH]);
   for (;;) {
     const out = await run(next);
     total += out.length;
-    parts.push(out);
-    if (out[messagesOf(out).at(-1)?.[1]] !== PORTAL_SUSPENDED) break;
+    const found = messagesOf(out);
+    const suspended = found.at(-1)?.[0] === PORTAL_SUSPENDED;
+    for (const [type, off] of found) {
+      const end = off + 1 + out.readInt32BE(off + 1);
+      if (type === PORTAL_SUSPENDED) continue;
+      if (type === 0x44 /* 'D' */) rows++;
+      parts.push(type === 0x43 /* 'C' */ ? completeWithRows(out.subarray(off, end), rows) : out.subarray(off, end));
+    }
     if (total > maxBytes) {
       capped = true;
       break;
     }
+    if (!suspended) break;
     next = Buffer.concat([step, FLUSH]);
   }
   const end = await run(SYNC);
   if (capped) parts.length = 0; // the rows are dropped here, never shipped
   parts.push(end);
   return { answer: Buffer.concat(parts), capped };
+}
+
+/** A CommandComplete `SELECT n` rewritten with the rows of every chunk. */
+function completeWithRows(message, rows) {
+  const tag = message.toString('utf8', 5, message.length - 1);
+  if (!/^SELECT \d+$/.test(tag)) return message;
+  const text = Buffer.from(`SELECT ${rows}\0`);
+  const out = Buffer.alloc(5 + text.length);
+  out[0] = 0x43;
+  out.writeInt32BE(4 + text.length, 1);
+  text.copy(out, 5);
+  return out;
 }
 
 parentPort.on('message', async ({ id, op, args }) => {

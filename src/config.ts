@@ -28,7 +28,8 @@ const externalIdPrefix = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected 1 to
 export const configSchema = z.object({
   listen: z.string().default('127.0.0.1:6875').pipe(listenAddress),
   dataDir: z.string().min(1).default('iamlink-data'),
-  environmentId: z.string().regex(/^[A-Za-z0-9-]{1,48}$/, 'expected 1 to 48 letters, digits or dashes').optional(),
+  // Materialize's are `<cloud>-<region>-<organization uuid>-<ordinal>`, 52 characters and more.
+  environmentId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/, 'expected 1 to 128 letters, digits or dashes, starting with a letter or digit').optional(),
   awsExternalIdPrefix: externalIdPrefix.optional(),
   awsConnectionRoleArn: z.string().regex(ROLE_ARN, "expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/iamlink'").optional(),
   secretsKeyFile: z.string().min(1).optional(),
@@ -82,9 +83,56 @@ const FLAGS = {
   'aws-sts-timeout': 'awsStsTimeout',
 } as const satisfies Record<string, keyof z.input<typeof configSchema>>;
 
+/** What each flag is for, shown by --help (every flag must have a line). */
+const HELP = {
+  listen: 'address to listen on, host:port (port 0 picks a free one); loopback unless told otherwise',
+  'data-dir': 'the embedded catalog, the secrets key (unless --secrets-key-file) and the lock',
+  'environment-id': "this environment's id, as Materialize's: names role sessions (generated on first start)",
+  'aws-external-id-prefix': 'external ids are mz_<prefix>_<connection id> (generated on first start)',
+  'aws-connection-role-arn': 'the jump role iamlink assumes: the principal customers trust (docs/aws-setup.md)',
+  'secrets-key-file': 'AES-256 key for secrets at rest (64 hex characters; created 0600 if missing)',
+  'log-level': 'trace, debug, info, warn, error, fatal or silent',
+  'statement-timeout-ms': "longest a client read may run; each session's default statement_timeout",
+  'max-message-bytes': 'largest query string or protocol message',
+  'max-result-bytes': 'largest answer of one client read',
+  'max-connections': 'client connections at once, half-started ones included',
+  'startup-timeout-ms': 'time a new connection has to finish its startup',
+  'shutdown-grace-ms': 'on SIGTERM/SIGINT, how long running statements may finish',
+  'aws-sts-timeout': "deadline for each STS call, retries included ('10s', '500ms')",
+} as const satisfies Record<keyof typeof FLAGS, string>;
+
 export class ConfigError extends Error {}
 
 const envName = (flag: string): string => `IAMLINK_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/** A parsed default written back the way the flag takes it. */
+function shown(flag: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'object' && value !== null && 'host' in value && 'port' in value) return `${String(value.host)}:${String(value.port)}`;
+  if (flag === 'aws-sts-timeout') return `${String(value)}ms`;
+  return String(value);
+}
+
+/** The --help text: every flag, its environment variable, default and purpose. */
+export function helpText(): string {
+  const defaults = configSchema.parse({}) as Record<string, unknown>;
+  const lines = Object.entries(HELP).map(([flag, help]) => {
+    const fallback = shown(flag, defaults[FLAGS[flag as keyof typeof FLAGS]]);
+    return `  --${flag} <value>\n      ${help}\n      env ${envName(flag)}${fallback === undefined ? '' : `, default ${fallback}`}`;
+  });
+  return [
+    'Usage: iamlink [flags]',
+    '',
+    'A PostgreSQL-wire control plane for cross-account AWS IAM role connections.',
+    'Connect with psql postgres://materialize@127.0.0.1:6875/materialize',
+    '',
+    'Flags (each also an IAMLINK_* environment variable; flags win):',
+    ...lines,
+    '  --help     print this and exit',
+    '  --version  print the version and exit',
+    '',
+  ].join('\n');
+}
 
 /** Build the frozen Config from argv (without node and script) and the environment. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {

@@ -1,12 +1,23 @@
 /** CLI entry: flags and IAMLINK_* environment → Config → a running server. */
-import { ConfigError, loadConfig } from './config.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (argv.includes('--version')) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`iamlink ${pkg.version}\n`);
+    return;
+  }
   let config;
   try {
-    config = loadConfig(process.argv.slice(2));
+    config = loadConfig(argv);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`iamlink: ${err.message}\n`);

@@ -7,7 +7,7 @@ import { loadModule, normalizeSync, parseSync } from 'libpg-query';
 import { SqlError, SqlState } from '../errors.js';
 import { describeToken, tokenize, type Token } from '../sql/lexer.js';
 import { liftLiterals, type LiftedQuery } from './literal-lifting.js';
-import { skeletonOf, type Skeleton } from './skeleton.js';
+import { skeletonConfirmed, skeletonOf } from './skeleton.js';
 
 export type GatedStatement =
   /** `text` is what the engine runs; `lifted`, its parameterised form; `parsedText`, its skeleton if it had one (for logs). */
@@ -75,12 +75,23 @@ type Node = Record<string, unknown>;
 /** Classify one statement (no trailing semicolon) that is not one of our own. */
 export function gateStatement(sql: string, knownTokens?: readonly Token[]): GatedStatement {
   const tokens = knownTokens ?? tokenize(sql);
-  const skeleton = skeletonOf(sql, tokens);
-  let stmts: { stmt?: Node }[];
+  let skeleton = skeletonOf(sql, tokens);
+  let stmts: { stmt?: Node }[] | undefined;
+  if (skeleton) {
+    try {
+      stmts = parsed(skeleton.text);
+    } catch {
+      // Parse the whole statement instead: its own error, at its own position.
+    }
+    if (!stmts || !skeletonConfirmed(skeleton, stmts)) {
+      skeleton = undefined;
+      stmts = undefined;
+    }
+  }
   try {
-    stmts = (parseSync(skeleton?.text ?? sql) as { stmts?: { stmt?: Node }[] }).stmts ?? [];
+    stmts ??= parsed(sql);
   } catch (err) {
-    throw syntaxErrorFrom(err, tokens, skeleton);
+    throw syntaxErrorFrom(err, tokens);
   }
   if (stmts.length !== 1 || !stmts[0]!.stmt) {
     throw new SqlError(SqlState.syntaxError, 'expected exactly one statement');
@@ -125,6 +136,10 @@ function checkSelect(select: Node): void {
     checkSelect(body as Node);
   }
   for (const side of ['larg', 'rarg']) if (select[side]) checkSelect(select[side] as Node);
+}
+
+function parsed(sql: string): { stmt?: Node }[] {
+  return (parseSync(sql) as { stmts?: { stmt?: Node }[] }).stmts ?? [];
 }
 
 /** Refuse any call of a function that is not on the allow-list. */
@@ -217,9 +232,8 @@ function refused(nodeType: string): SqlError {
 }
 
 /** A 42601 error at libpg-query's position, described by our lexer so that no literal is echoed. */
-function syntaxErrorFrom(err: unknown, tokens: readonly Token[], skeleton: Skeleton | undefined): SqlError {
-  const at = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition ?? 0;
-  const position = skeleton ? skeleton.toOriginal(at) : at;
+function syntaxErrorFrom(err: unknown, tokens: readonly Token[]): SqlError {
+  const position = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition ?? 0;
   const token = tokens.find((t) => t.start <= position && position < Math.max(t.end, t.start + 1)) ?? { kind: 'eof' as const, value: '', start: 0, end: 0 };
   return new SqlError(SqlState.syntaxError, `syntax error at or near ${describeToken(token)}`, { position });
 }

@@ -15,6 +15,26 @@ export interface Skeleton {
   toOriginal(offset: number): number;
   /** Original start offsets of the literals written as ''; their values come from our lexer. */
   readonly replaced: ReadonlySet<number>;
+  /** Where each '' stands in `text`: PostgreSQL's parse must find a string constant at each. */
+  readonly blanks: readonly number[];
+}
+
+/**
+ * Whether PostgreSQL's parse of a skeleton saw a string constant exactly where each literal was
+ * blanked. If its scanner read the text differently from ours (a comment, a quote), it did not,
+ * and the skeleton must not be trusted: the gate then parses the whole statement.
+ */
+export function skeletonConfirmed(skeleton: Skeleton, tree: unknown): boolean {
+  const constants = new Set<number>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== 'object') return;
+    const c = (node as { A_Const?: { sval?: unknown; location?: number } }).A_Const;
+    if (c?.sval !== undefined && typeof c.location === 'number') constants.add(c.location);
+    Object.values(node).forEach(visit);
+  };
+  visit(tree);
+  return skeleton.blanks.every((at) => constants.has(at));
 }
 
 /**
@@ -48,6 +68,7 @@ export function skeletonOf(sql: string, tokens: readonly Token[]): Skeleton | un
   return {
     text: parts.join(''),
     replaced: new Set(cuts.map((c) => c.start)),
+    blanks: anchors.map((a) => a.at),
     toOriginal(offset: number): number {
       let shift = 0;
       for (const a of anchors) {

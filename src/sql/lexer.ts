@@ -38,13 +38,13 @@ export function tokenize(text: string): Token[] {
   const n = text.length;
   while (i < n) {
     const c = text[i]!;
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f') {
+    // PostgreSQL's scanner: space is [ \t\n\r\f\v], and a -- comment ends at \n or \r.
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v') {
       i++;
       continue;
     }
     if (c === '-' && text[i + 1] === '-') {
-      const eol = text.indexOf('\n', i);
-      i = eol < 0 ? n : eol;
+      while (i < n && text[i] !== '\n' && text[i] !== '\r') i++;
       continue;
     }
     if (c === '/' && text[i + 1] === '*') {

@@ -31,4 +31,25 @@ describe('skeletons of statements with long literals', () => {
     const bad = `SELECT '${long('a')}' FROMM x`;
     expect(() => gateStatement(bad)).toThrow(expect.objectContaining({ code: '42601', position: bad.indexOf('x') }));
   });
+
+  it('are not trusted where PostgreSQL scans the text differently: the whole statement is gated', () => {
+    // PostgreSQL ends a -- comment at \r; a lexer that did not would blank code as a "literal".
+    const pad = 'x'.repeat(1100);
+    for (const code of ["INTO TEMP TABLE pwn FROM pg_class WHERE relname", 'public.foo()', "pg_catalog.set_config('role', 'postgres', false)"]) {
+      for (const newline of ['\r', '\n', '\r\n']) {
+        const sql = `SELECT --${newline}'\n, '::text AS a ${code} /*${pad}*/ <> ' AS c --${newline}'\nLIMIT 1`;
+        let outcome: string;
+        try {
+          const g = gateStatement(sql);
+          outcome = g.kind === 'read' && g.text === sql ? 'read' : g.kind;
+        } catch (err) {
+          outcome = (err as { code?: string }).code ?? 'error';
+        }
+        // PostgreSQL reads the code as code whatever the line ending: the gate must refuse it,
+        // never pass it on as a read whose "literal" hid it.
+        expect(['25006', '42501', '42601'], JSON.stringify(sql.slice(0, 60))).toContain(outcome);
+        if (code.includes('INTO')) expect(outcome).toBe('25006');
+      }
+    }
+  });
 });

@@ -1,18 +1,30 @@
 /**
  * An STS (and minimal IAM) emulator speaking the real AWS Query wire protocol the AWS SDK
- * uses: form-encoded POSTs, XML answers, SigV4 signatures verified by re-signing with
- * @smithy/signature-v4. Trust policies are evaluated by ./trust-policy.ts. Faults (latency,
+ * uses: form-encoded POSTs, XML answers, SigV4 signatures verified over exactly the headers
+ * each client signed (./sigv4.ts; botocore, the AWS CLI and the AWS SDK for JavaScript each
+ * sign a different set). Trust policies are evaluated by ./trust-policy.ts. Faults (latency,
  * throttling, 5xx, dropped connections, errors quoting the request's credentials) are injected
  * on request through /__emulator/.
  *
  * Access keys whose id is 12 digits are the root of that account with secret "test"
  * (LocalStack's convention), so tests can create users and roles in several accounts.
  */
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { createHash, createHmac, randomBytes, randomUUID, type Hash, type Hmac } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  ALGORITHM,
+  MissingSignedHeaderError,
+  canonicalRequest,
+  constantTimeEqual,
+  headersFromRaw,
+  parseAuthorization,
+  requestTime,
+  sha256Hex,
+  signatureOf,
+  signingKey,
+  stringToSign,
+} from './sigv4.js';
 import { evaluateTrustPolicy, type Caller } from './trust-policy.js';
 
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -77,33 +89,6 @@ export interface Faults {
    * signature: what a client does with AWS's error text must not leak them.
    */
   echoAuthorizationNext?: number;
-}
-
-/** SHA-256 (HMAC-SHA-256 with a secret) on node:crypto, in the shape SignatureV4 expects. */
-class NodeSha256 {
-  private readonly hash: Hash | Hmac;
-
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret));
-  }
-
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBytes(data));
-  }
-
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-
-  reset(): void {
-    throw new Error('not supported');
-  }
-}
-
-function toBytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
-  if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 class StsError extends Error {
@@ -201,7 +186,7 @@ export class StsEmulator {
         f.echoAuthorizationNext--;
         throw echoAuthorization(req);
       }
-      const caller = await this.authenticate(req, body);
+      const caller = this.authenticate(req, body);
       const xml = this.dispatch(action, params, caller, requestId);
       log(200);
       res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
@@ -242,58 +227,66 @@ export class StsEmulator {
 
   // ---- SigV4 ---------------------------------------------------------------------------
 
-  /** Verify the request's signature (and session token); return who signed it. */
-  private async authenticate(req: IncomingMessage, body: Buffer): Promise<Principal & { assumed: boolean }> {
-    const auth = req.headers.authorization ?? '';
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-    if (!m) throw new StsError(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
-    const [, keyId, , region, service, signedHeaders, signature] = m as unknown as string[];
-    const key = this.lookupKey(keyId!);
+  /**
+   * Verify the request's SigV4 signature over exactly the headers the client signed, with the
+   * body hashed here (never taken from x-amz-content-sha256), and its session token; return
+   * who signed it.
+   */
+  private authenticate(req: IncomingMessage, body: Buffer): Principal & { assumed: boolean } {
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? '' : target.slice(q + 1);
+    if (/(?:^|&)X-Amz-(?:Signature|Credential|Algorithm)=/i.test(query)) {
+      throw new StsError(400, 'InvalidRequest', 'This STS emulator does not accept query-string authentication (presigned URLs): sign the request with an Authorization header.');
+    }
+    const authorization = req.headers.authorization;
+    if (authorization === undefined) throw new StsError(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
+    const auth = parseAuthorization(authorization);
+    if (!auth) {
+      throw new StsError(400, 'IncompleteSignature', `The Authorization header is not of the form '${ALGORITHM} Credential=<access key id>/<date>/<region>/<service>/aws4_request, SignedHeaders=<a;b;c>, Signature=<64 hex digits>'.`);
+    }
+    const key = this.lookupKey(auth.accessKeyId);
     if (!key) throw new StsError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
     const token = req.headers['x-amz-security-token'];
-    if (key.sessionToken !== undefined && token !== key.sessionToken) {
+    if (token !== undefined ? key.sessionToken === undefined || !constantTimeEqual(String(token), key.sessionToken) : key.sessionToken !== undefined) {
       throw new StsError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
     }
     if (key.expiresAt !== undefined && this.now() >= key.expiresAt) {
       throw new StsError(400, 'ExpiredToken', 'The security token included in the request is expired');
     }
-    // The signer trusts x-amz-content-sha256; check the body against it ourselves.
-    const declared = req.headers['x-amz-content-sha256'];
-    if (typeof declared === 'string' && declared !== 'UNSIGNED-PAYLOAD' && declared !== createHash('sha256').update(body).digest('hex')) {
-      throw new StsError(400, 'XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+    const headers = headersFromRaw(req.rawHeaders);
+    // The payload hash is the body's, computed here. A client that also sends
+    // x-amz-content-sha256 must have sent the truth there (UNSIGNED-PAYLOAD is not accepted).
+    const payloadHash = sha256Hex(body);
+    const declared = headers.get('x-amz-content-sha256');
+    if (declared && (declared.length !== 1 || declared[0]!.trim() !== payloadHash)) {
+      throw new StsError(
+        400,
+        'XAmzContentSHA256Mismatch',
+        declared[0]!.trim() === 'UNSIGNED-PAYLOAD'
+          ? 'x-amz-content-sha256: UNSIGNED-PAYLOAD is not accepted: this emulator verifies the SHA-256 of the body.'
+          : 'The provided x-amz-content-sha256 header does not match what was computed.',
+      );
     }
-    const amzDate = String(req.headers['x-amz-date'] ?? '');
-    const dm = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-    if (!dm) throw new StsError(400, 'IncompleteSignature', 'X-Amz-Date is missing or malformed');
-    const signingDate = new Date(Date.UTC(+dm[1]!, +dm[2]! - 1, +dm[3]!, +dm[4]!, +dm[5]!, +dm[6]!));
-    if (Math.abs(signingDate.getTime() - Date.now()) > 15 * 60 * 1000) {
+    const time = requestTime(headers.get('x-amz-date')?.[0], headers.get('date')?.[0]);
+    if (!time) throw new StsError(400, 'IncompleteSignature', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header (X-Amz-Date as YYYYMMDD'T'HHMMSS'Z').");
+    if (Math.abs(time.time.getTime() - Date.now()) > 15 * 60 * 1000) {
       throw new StsError(403, 'SignatureDoesNotMatch', 'Signature expired: the request time is too far from the server time');
     }
-    const names = signedHeaders!.split(';');
-    const headers: Record<string, string> = {};
-    for (const name of names) {
-      const v = req.headers[name];
-      if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(',') : v;
+    if (!time.amzDate.startsWith(auth.date)) {
+      throw new StsError(403, 'SignatureDoesNotMatch', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${auth.date}' != '${time.amzDate.slice(0, 8)}'`);
     }
-    const url = new URL(req.url ?? '/', 'http://placeholder');
-    const request = new HttpRequest({
-      method: req.method ?? 'POST',
-      protocol: 'http:',
-      hostname: headers.host?.split(':')[0] ?? 'localhost',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers,
-      body,
-    });
-    const signer = new SignatureV4({
-      credentials: { accessKeyId: keyId!, secretAccessKey: key.secret, sessionToken: key.sessionToken },
-      region: region!,
-      service: service!,
-      sha256: NodeSha256,
-    });
-    const signed = await signer.sign(request, { signingDate, signableHeaders: new Set(names) });
-    const expected = /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? signed.headers.Authorization))?.[1];
-    if (expected !== signature) {
+    if (!auth.signedHeaders.includes('host')) throw new StsError(400, 'IncompleteSignature', 'The host header must be among the SignedHeaders.');
+    let canonical: string;
+    try {
+      canonical = canonicalRequest({ method: req.method ?? 'POST', path, query, headers, signedHeaders: auth.signedHeaders, payloadHash });
+    } catch (err) {
+      if (err instanceof MissingSignedHeaderError) throw new StsError(403, 'SignatureDoesNotMatch', `The request signature we calculated does not match the signature you provided: ${err.message}.`);
+      throw err;
+    }
+    const expected = signatureOf(signingKey(key.secret, auth.date, auth.region, auth.service), stringToSign(time.amzDate, auth.scope, canonical));
+    if (!constantTimeEqual(expected, auth.signature)) {
       throw new StsError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
     }
     return { ...key.principal, assumed: key.assumed };
