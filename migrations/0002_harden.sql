@@ -31,40 +31,64 @@ BEGIN
 END
 $$;
 
--- 2. Every item id ever issued, and the external id it carries for connections, recorded once
--- and never changed or deleted: no code path can hand out an id (and so an external id) twice.
+-- Stable, yet each call assigns a transaction id: a client must not spend the engine's xids.
+REVOKE EXECUTE ON FUNCTION pg_catalog.txid_current() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_current_xact_id() FROM PUBLIC;
+-- The engine is one session: these would show other clients' statements.
+REVOKE SELECT ON pg_catalog.pg_prepared_statements, pg_catalog.pg_cursors FROM PUBLIC;
+
+-- 2. Every item id ever issued, and the external id it carries, recorded once and never
+-- changed or deleted: no code path can hand out an id (and so an external id) twice. Ids are
+-- recorded when allocated, committed on their own (an external id may reach a customer in a
+-- failed VALIDATE's hint before its connection exists), and marked used when an item takes one.
 CREATE TABLE iamlink_internal.issued_ids (
   id          text PRIMARY KEY,
   external_id text UNIQUE,
+  used        boolean NOT NULL DEFAULT false,
   issued_at   timestamptz NOT NULL DEFAULT now()
 );
 
+CREATE FUNCTION iamlink_internal.external_id_of(id text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT 'mz_' || (SELECT value FROM iamlink_internal.config WHERE key = 'aws_external_id_prefix') || '_' || id
+$$;
+
+-- An item takes an id: allocated and unused, or never allocated (then recorded now). An id
+-- an item already took is refused by the primary key.
 CREATE FUNCTION iamlink_internal.record_issued_id() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO iamlink_internal.issued_ids (id, external_id)
-  VALUES (NEW.id, CASE WHEN NEW.kind = 'connection' THEN
-            'mz_' || (SELECT value FROM iamlink_internal.config WHERE key = 'aws_external_id_prefix') || '_' || NEW.id END);
+  UPDATE iamlink_internal.issued_ids SET used = true WHERE id = NEW.id AND NOT used;
+  IF NOT FOUND THEN
+    INSERT INTO iamlink_internal.issued_ids (id, external_id, used) VALUES (NEW.id, iamlink_internal.external_id_of(NEW.id), true);
+  END IF;
   RETURN NEW;
+END
+$$;
+
+-- Append-only: the one change allowed is an allocated id becoming used.
+CREATE FUNCTION iamlink_internal.guard_issued_ids() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NOT OLD.used AND NEW.used AND NEW.id = OLD.id
+     AND NEW.external_id IS NOT DISTINCT FROM OLD.external_id AND NEW.issued_at = OLD.issued_at THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'issued_ids is append-only: issued ids are never changed or removed' USING ERRCODE = '55000';
 END
 $$;
 
 CREATE FUNCTION iamlink_internal.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION '% is append-only: issued ids are never changed or removed', TG_TABLE_NAME
-    USING ERRCODE = '55000';
+  RAISE EXCEPTION '% cannot change: issued ids are fixed', TG_TABLE_NAME USING ERRCODE = '55000';
 END
 $$;
 
-INSERT INTO iamlink_internal.issued_ids (id, external_id)
-SELECT id, CASE WHEN kind = 'connection' THEN
-         'mz_' || (SELECT value FROM iamlink_internal.config WHERE key = 'aws_external_id_prefix') || '_' || id END
-  FROM iamlink_internal.items;
+INSERT INTO iamlink_internal.issued_ids (id, external_id, used)
+SELECT id, iamlink_internal.external_id_of(id), true FROM iamlink_internal.items;
 
 CREATE TRIGGER items_record_issued_id AFTER INSERT ON iamlink_internal.items
   FOR EACH ROW EXECUTE FUNCTION iamlink_internal.record_issued_id();
 CREATE TRIGGER items_id_fixed BEFORE UPDATE OF id ON iamlink_internal.items
   FOR EACH ROW EXECUTE FUNCTION iamlink_internal.refuse_change();
 CREATE TRIGGER issued_ids_append_only BEFORE UPDATE OR DELETE ON iamlink_internal.issued_ids
-  FOR EACH ROW EXECUTE FUNCTION iamlink_internal.refuse_change();
+  FOR EACH ROW EXECUTE FUNCTION iamlink_internal.guard_issued_ids();
 CREATE TRIGGER issued_ids_no_truncate BEFORE TRUNCATE ON iamlink_internal.issued_ids
-  FOR EACH STATEMENT EXECUTE FUNCTION iamlink_internal.refuse_change();
+  FOR EACH STATEMENT EXECUTE FUNCTION iamlink_internal.guard_issued_ids();

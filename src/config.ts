@@ -48,6 +48,8 @@ export const configSchema = z.object({
   maxConnections: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Time a new connection has to finish its startup. */
   startupTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Catalog changes one transaction (or multi-statement string) may hold (54000 past it). */
+  maxTransactionChanges: z.coerce.number().int().min(1).max(10_000).default(100),
   /** On SIGTERM/SIGINT: how long running statements may finish before every connection is closed. */
   shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Deadline for each STS call, retries included: `10s`, `2.5s` or `500ms`. */
@@ -80,6 +82,7 @@ const FLAGS = {
   'max-connections': 'maxConnections',
   'startup-timeout-ms': 'startupTimeoutMs',
   'shutdown-grace-ms': 'shutdownGraceMs',
+  'max-transaction-changes': 'maxTransactionChanges',
   'aws-sts-timeout': 'awsStsTimeout',
 } as const satisfies Record<string, keyof z.input<typeof configSchema>>;
 
@@ -98,6 +101,7 @@ const HELP = {
   'max-connections': 'client connections at once, half-started ones included',
   'startup-timeout-ms': 'time a new connection has to finish its startup',
   'shutdown-grace-ms': 'on SIGTERM/SIGINT, how long running statements may finish',
+  'max-transaction-changes': 'catalog changes one transaction may hold',
   'aws-sts-timeout': "deadline for each STS call, retries included ('10s', '500ms')",
 } as const satisfies Record<keyof typeof FLAGS, string>;
 

@@ -66,6 +66,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log,
       principalConfigured: config.awsConnectionRoleArn !== undefined,
       maxResultBytes: config.maxResultBytes,
+      maxTransactionChanges: config.maxTransactionChanges,
       typeOids: await store.transaction((tx) => catalog.typeOids(tx)),
       validation,
     });
@@ -144,7 +145,9 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
     login: async (user, database) => {
       if (user === '') throw new SqlError(SqlState.invalidAuthorizationSpecification, 'no user name specified in startup packet');
       if (database !== 'materialize') throw new SqlError(SqlState.invalidCatalogName, `database "${database}" does not exist`, { hint: 'Connect to database "materialize".' });
-      if (RESERVED_USERS.test(user) || user.length > 63) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${user.slice(0, 63)}" is reserved`);
+      if (RESERVED_USERS.test(user)) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${user}" is reserved`);
+      // PostgreSQL's limit is 63 bytes: a longer name would be cut and collide with another.
+      if (Buffer.byteLength(user) > 63) throw new SqlError(SqlState.nameTooLong, 'user name is longer than 63 bytes');
       let roleId = roleIds.get(user);
       if (!roleId) {
         roleId = await store.transaction((tx) => catalog.ensureRole(tx, user));

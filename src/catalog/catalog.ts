@@ -57,10 +57,15 @@ export class Catalog {
     return rows.map(toItem);
   }
 
-  /** Take the next item id and oid from the counters (a failed CREATE burns them; never reused). */
+  /**
+   * Take the next item id and oid from the counters and record the id (with the external id it
+   * would carry) as issued. A failed CREATE burns them; never reused.
+   */
   async allocateIds(tx: Queryable): Promise<ItemIds> {
     const rows = await tx.query<ItemIds>(
-      "SELECT 'u' || nextval('iamlink_internal.item_id_seq') AS id, nextval('iamlink_internal.item_oid_seq')::integer AS oid",
+      `WITH ids AS (SELECT 'u' || nextval('iamlink_internal.item_id_seq') AS id, nextval('iamlink_internal.item_oid_seq')::integer AS oid),
+            issued AS (INSERT INTO iamlink_internal.issued_ids (id, external_id) SELECT id, iamlink_internal.external_id_of(id) FROM ids)
+       SELECT id, oid FROM ids`,
     );
     return rows[0]!;
   }

@@ -50,6 +50,8 @@ export class EngineThread {
   private worker!: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Counts engine sessions: a new one after every start (a restart, or a crash). */
+  generation = 0;
   /** The worker died on its own (not stopped by us): the next call starts a new one. */
   private crashed = false;
   /** We are stopping the worker ourselves, so its exit is not a crash. */
@@ -64,6 +66,7 @@ export class EngineThread {
   }
 
   private start(): Promise<void> {
+    this.generation++;
     this.worker = new Worker(WORKER, { workerData: { dataDir: this.dataDir } });
     const worker = this.worker;
     return new Promise((resolve, reject) => {

@@ -23,6 +23,7 @@ const STATE_CHECK_SQL = `SELECT pg_catalog.concat_ws('|', current_user, session_
   'session_replication_role',
   'row_security',
   'lo_compat_privileges',
+  'standard_conforming_strings',
   'default_transaction_isolation',
   'TimeZone',
   'DateStyle',
@@ -67,8 +68,12 @@ export class PgliteStore implements CatalogStore {
    * PGlite's RESET SESSION AUTHORIZATION leaves the client's in place.
    */
   private resetSql = '';
+  /** The engine session the fields above describe (EngineThread.generation). */
+  private generation: number;
 
-  private constructor(private readonly engine: EngineThread) {}
+  private constructor(private readonly engine: EngineThread) {
+    this.generation = engine.generation;
+  }
 
   static async open(dataDir: string): Promise<PgliteStore> {
     const engine = await EngineThread.open(dataDir);
@@ -129,7 +134,16 @@ export class PgliteStore implements CatalogStore {
     });
   }
 
+  /** A restarted engine (a timeout, a cancel, a crash) is a fresh session in the system state. */
+  private noticeRestart(): void {
+    if (this.engine.generation === this.generation) return;
+    this.generation = this.engine.generation;
+    this.clientSettings = undefined;
+    this.prepared.clear();
+  }
+
   private async asSystem(): Promise<void> {
+    this.noticeRestart();
     if (this.clientSettings === undefined) return;
     this.clientSettings = undefined;
     await this.engineExec(this.resetSql);
@@ -137,6 +151,7 @@ export class PgliteStore implements CatalogStore {
 
   /** Apply a client's settings (see Session.engineSettings) to the engine session. */
   private async asClient(settingsSql: string): Promise<void> {
+    this.noticeRestart();
     if (this.clientSettings === settingsSql) return;
     this.clientSettings = undefined;
     try {
@@ -176,13 +191,21 @@ export class PgliteStore implements CatalogStore {
     await this.engineExec('BEGIN');
     try {
       await options.pending!(this.tx);
-      await this.engineExec(options.settingsSql);
+      // The replay wrote as the system: what follows in this transaction only reads.
+      await this.engineExec(`SET TRANSACTION READ ONLY; ${options.settingsSql}`);
     } catch (err) {
       await this.engineExec('ROLLBACK');
       throw err;
     }
-    // The engine thread rolls the transaction back once the read is done.
-    return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.systemState));
+    // The engine thread rolls the transaction back once the read is done; a read stopped before
+    // it reached the engine leaves that to us.
+    const generation = this.engine.generation;
+    try {
+      return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.systemState));
+    } catch (err) {
+      if (this.engine.generation === generation) await this.engineExec('ROLLBACK');
+      throw err;
+    }
   }
 
   /**
@@ -225,13 +248,13 @@ export class PgliteStore implements CatalogStore {
         { deadlineMs: options.timeoutMs, signal: options.cancel },
       );
     } catch (err) {
-      if (err instanceof SqlError && err.code === SqlState.queryCanceled) this.forgetSession();
+      this.noticeRestart();
       throw err;
     }
     if (result.state !== expectedState) {
       // Something got past the gate and the engine's privileges: never let it outlive this read.
       await this.engine.reset();
-      this.forgetSession();
+      this.noticeRestart();
       throw new SqlError(SqlState.insufficientPrivilege, 'permission denied: the query changed the session\'s role or settings', {
         hint: 'Client queries may read the catalog; they may not change settings. The engine session was reset.',
       });
@@ -242,12 +265,6 @@ export class PgliteStore implements CatalogStore {
       });
     }
     return framesBeforeReady(Buffer.from(result.output.buffer, result.output.byteOffset, result.output.byteLength));
-  }
-
-  /** The engine thread was restarted: a fresh session in the system state, no prepared statements. */
-  private forgetSession(): void {
-    this.clientSettings = undefined;
-    this.prepared.clear();
   }
 
   async close(): Promise<void> {

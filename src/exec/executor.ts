@@ -36,6 +36,12 @@ export interface ExecutorDeps {
   readonly principalConfigured: boolean;
   /** The largest answer one client read may have (54000 past it). */
   readonly maxResultBytes: number;
+  /**
+   * Catalog changes one transaction may hold (--max-transaction-changes). Each is planned again
+   * at every later statement and at COMMIT (the engine is not held between statements), so the
+   * work grows with their square.
+   */
+  readonly maxTransactionChanges: number;
   /** The engine's type oids: what a Parse may name for its parameters. */
   readonly typeOids: ReadonlySet<number>;
   readonly validation?: ValidationContext;
@@ -186,9 +192,18 @@ export class Executor {
    */
   private async stage(session: Session, stmt: Statement, cancel?: AbortSignal): Promise<Outcome> {
     const { catalog } = this.deps;
+    if (session.pending.length >= this.deps.maxTransactionChanges) {
+      throw new SqlError(SqlState.programLimitExceeded, `a transaction may hold at most ${this.deps.maxTransactionChanges} catalog changes`, {
+        hint: 'COMMIT in smaller batches.',
+      });
+    }
+    // Ids for a CREATE are allocated, and recorded as issued, in a transaction of their own: the
+    // trial below is rolled back, yet reads in this transaction will show them.
+    const creates = stmt.kind === 'create_secret' || stmt.kind === 'create_connection';
+    const allocated = creates ? await this.deps.store.transaction((tx) => catalog.allocateIds(tx)) : undefined;
     const { planned, ids } = await this.inView(session, async (tx) => {
       const p = await this.plan(tx, session, stmt);
-      const ids = p.plan.kind === 'create_secret' || p.plan.kind === 'create_connection' ? await catalog.allocateIds(tx) : undefined;
+      const ids = p.plan.kind === 'create_secret' || p.plan.kind === 'create_connection' ? allocated : undefined;
       await applyPlan(catalog, tx, p.plan, session.roleId, ids);
       return { planned: p, ids };
     }, true).catch(mapStoreError);
@@ -196,7 +211,7 @@ export class Executor {
     if ((plan.kind === 'create_connection' || plan.kind === 'alter_connection') && plan.validate) {
       await this.validate(session, plan.kind === 'create_connection' ? ids!.id : plan.id, plan.connection.definition, cancel);
     }
-    session.pending = [...session.pending, { stmt, ids, plan: JSON.stringify(plan) }];
+    session.pending = [...session.pending, { stmt, ids, plan: JSON.stringify(plan), searchPath: session.searchPath() }];
     return command(planned.tag, planned.notices);
   }
 
@@ -216,7 +231,7 @@ export class Executor {
   private async replay(tx: Queryable, session: Session, changes: readonly PendingChange[]): Promise<void> {
     for (const change of changes) {
       try {
-        const again = await this.plan(tx, session, change.stmt);
+        const again = await this.plan(tx, session, change.stmt, change.searchPath);
         if (JSON.stringify(again.plan) !== change.plan) throw new Error('the statement now means something else');
         await applyPlan(this.deps.catalog, tx, again.plan, session.roleId, change.ids);
       } catch (err) {
@@ -242,9 +257,10 @@ export class Executor {
       .catch(mapStoreError);
   }
 
-  private async plan(tx: Queryable, session: Session, stmt: Statement): Promise<Planned> {
+  /** Plan `stmt` against the catalog in `tx`, resolving names with `searchPath` (the session's now by default). */
+  private async plan(tx: Queryable, session: Session, stmt: Statement, searchPath: readonly string[] = session.searchPath()): Promise<Planned> {
     const items = await this.deps.catalog.loadForNames(tx, namesIn(stmt));
-    return planStatement(stmt, catalogViewOf(items), this.planContext(session));
+    return planStatement(stmt, catalogViewOf(items), { searchPath: [...searchPath], principalConfigured: this.deps.principalConfigured });
   }
 
   private async validate(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal): Promise<void> {
@@ -324,9 +340,6 @@ export class Executor {
     }
   }
 
-  private planContext(session: Session): { searchPath: string[]; principalConfigured: boolean } {
-    return { searchPath: session.searchPath(), principalConfigured: this.deps.principalConfigured };
-  }
 }
 
 /** Item names a statement mentions: what the executor loads for the planner. */

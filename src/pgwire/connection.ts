@@ -66,6 +66,9 @@ export class Connection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.input.push(chunk);
+      // A client that sends faster than it is answered waits: at most one whole message (and a
+      // chunk) is held for it.
+      if (this.input.length > this.inputLimit()) socket.pause();
       void this.pump();
     });
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
@@ -97,6 +100,11 @@ export class Connection {
       this.busy = false;
     }
     if (this.draining && this.state !== 'closed') this.shutdown();
+    else if (this.state !== 'closed' && this.socket.isPaused() && this.input.length <= this.inputLimit()) this.socket.resume();
+  }
+
+  private inputLimit(): number {
+    return this.ctx.limits.maxMessageBytes + 64 * 1024;
   }
 
   /** Resolves when the socket has written out what it holds, or closed. */

@@ -8,7 +8,8 @@ import { FrontendCode } from './codes.js';
 
 export class MalformedMessage extends Error {}
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading byte-order mark is the client's text, not ours to drop.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Text from a client must be valid UTF-8: PostgreSQL refuses anything else with 22021 rather

@@ -23,6 +23,8 @@ export interface PendingChange {
   readonly stmt: Statement;
   readonly ids: { readonly id: string; readonly oid: number } | undefined;
   readonly plan: string;
+  /** The search_path it was planned with: a later SET in the transaction does not change its meaning. */
+  readonly searchPath: readonly string[];
 }
 
 export class Session {

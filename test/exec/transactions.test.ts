@@ -3,6 +3,9 @@
  * COMMIT (explicit) — apply all together or not at all, and the transaction reads its own
  * changes with the ids COMMIT will keep.
  */
+import { connect } from 'node:net';
+import { serialize } from 'pg-protocol';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { catalogSnapshot, errorOf, useTestServer } from '../support/server.js';
 import { seededRandom } from '../support/random.js';
@@ -67,7 +70,23 @@ describe('a multi-statement Query string is one implicit transaction', () => {
 });
 
 describe('BEGIN ... COMMIT', () => {
-  const server = useTestServer();
+  const server = useTestServer(['--max-transaction-changes', '3']);
+
+  it('keeps the search_path each change was planned with, and caps the changes one transaction holds', async () => {
+    const c = await server().client();
+    await c.query('BEGIN');
+    await c.query("CREATE SECRET path_kept AS 'x'");
+    await c.query('SET search_path = mz_catalog');
+    await c.query('COMMIT');
+    await c.query('RESET search_path');
+    expect((await c.query("SELECT schema_id FROM mz_secrets WHERE name = 'path_kept'")).rows).toHaveLength(1);
+    await c.query('BEGIN');
+    for (const n of [1, 2, 3]) await c.query(`CREATE SECRET capped_${n} AS 'x'`);
+    expect(await errorOf(c.query("CREATE SECRET capped_4 AS 'x'"))).toMatchObject({ code: '54000', message: 'a transaction may hold at most 3 catalog changes' });
+    await c.query('ROLLBACK');
+    expect(await errorOf(c.query("CREATE SECRET m1 AS 'x'; CREATE SECRET m2 AS 'x'; CREATE SECRET m3 AS 'x'; CREATE SECRET m4 AS 'x'"))).toMatchObject({ code: '54000' });
+    expect((await c.query("SELECT count(*)::int AS n FROM mz_secrets WHERE name LIKE 'capped_%' OR name LIKE 'm_'")).rows).toEqual([{ n: 0 }]);
+  });
 
   it('a concurrent commit that takes a name makes the later COMMIT fail with 40001 and apply nothing', async () => {
     const a = await server().client();
@@ -116,5 +135,34 @@ describe('BEGIN ... COMMIT', () => {
     await c.query('BEGIN');
     expect(await errorOf(c.query('DROP SECRET planned'))).toMatchObject({ code: '2BP01' });
     await c.query('ROLLBACK');
+  });
+});
+
+describe('cancel inside a transaction', () => {
+  const server = useTestServer();
+
+  it("a CancelRequest landing anywhere in a transaction's read leaves other sessions' work intact", async () => {
+    const a = await server().client();
+    const b = await server().client();
+    const cancel = (target: pg.Client): Promise<void> =>
+      new Promise((resolve) => {
+        const { processID, secretKey } = target as unknown as { processID: number; secretKey: number };
+        const socket = connect(server().port, server().host, () => socket.end(serialize.cancel(processID, secretKey)));
+        socket.on('close', () => resolve());
+        socket.on('error', () => resolve());
+      });
+    for (let round = 0; round < 12; round++) {
+      await a.query('BEGIN');
+      for (let i = 0; i < 15; i++) await a.query(`CREATE SECRET cancel_${round}_${i} AS 'x'`);
+      const read = a.query('SELECT count(*) FROM mz_secrets').catch((e: pg.DatabaseError) => e);
+      await new Promise((r) => setTimeout(r, round % 4));
+      await cancel(a);
+      await read;
+      await a.query('ROLLBACK');
+      // The other session's catalog work and reads are unaffected, and see nothing of A's.
+      await b.query(`CREATE SECRET other_${round} AS 'y'`);
+      expect((await b.query("SELECT count(*)::int AS n FROM mz_secrets WHERE name LIKE 'cancel_%'")).rows).toEqual([{ n: 0 }]);
+    }
+    expect((await b.query("SELECT count(*)::int AS n FROM mz_secrets WHERE name LIKE 'other_%'")).rows).toEqual([{ n: 12 }]);
   });
 });

@@ -43,3 +43,32 @@ describe('large answers', () => {
     expect((await c.query("SELECT length(repeat('x', 1000000)) AS n")).rows).toEqual([{ n: 1000000 }]);
   });
 });
+
+describe('a client that sends without reading', () => {
+  const server = useTestServer(['--max-message-bytes', String(1024 * 1024)]);
+
+  it('is read no further once its answers and one message wait: what it can push is bounded', async () => {
+    const { connect } = await import('node:net');
+    const { serialize } = await import('pg-protocol');
+    const socket = connect(server().port, server().host);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.pause(); // never reads an answer
+    socket.write(serialize.startup({ user: 'materialize', database: 'materialize' }));
+    // Each query is ~1 MB and its answer ~1 MB: 400 of them would be 400 MB each way.
+    const query = serialize.query(`SELECT length('${'x'.repeat(1_000_000)}') AS n, repeat('y', 1000000) AS big`);
+    let written = 0;
+    for (let i = 0; i < 400; i++) {
+      if (!socket.write(query)) {
+        const drained = await Promise.race([new Promise<boolean>((r) => socket.once('drain', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))]);
+        if (!drained) break;
+      }
+      written += query.length;
+    }
+    // Kernel buffers, one message held by the server and the answers waiting: tens of MB, not 400.
+    expect(written).toBeLessThan(100 * 1024 * 1024);
+    const c = await server().client();
+    expect((await c.query('SELECT 1 AS served')).rows).toEqual([{ served: 1 }]);
+    socket.destroy();
+  }, 60_000);
+});

@@ -160,6 +160,15 @@ describe('the engine alone refuses the class to client roles', () => {
     ]);
   });
 
+  it('functions that spend transaction ids, and views of other sessions\' statements, are not the reader\'s', async () => {
+    const { rows } = await engine.query<{ f: boolean; p: boolean; c: boolean }>(`
+      SELECT pg_catalog.has_function_privilege('iamlink_reader', 'pg_catalog.txid_current()', 'EXECUTE')
+          OR pg_catalog.has_function_privilege('iamlink_reader', 'pg_catalog.pg_current_xact_id()', 'EXECUTE') AS f,
+             pg_catalog.has_table_privilege('iamlink_reader', 'pg_catalog.pg_prepared_statements', 'SELECT') AS p,
+             pg_catalog.has_table_privilege('iamlink_reader', 'pg_catalog.pg_cursors', 'SELECT') AS c`);
+    expect(rows[0]).toEqual({ f: false, p: false, c: false });
+  });
+
   it('every text-taking function, called by a client role with escalating SQL, leaves it unprivileged', async () => {
     const fns = await functionsTakingText(engine);
     await engine.exec('SET SESSION AUTHORIZATION attacker');
@@ -230,6 +239,31 @@ describe('ids, and so external ids, are never handed out twice', () => {
       await expect(
         engine.query("INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id) VALUES ($1, 99999, 'connection', 'u3', 'again', 'u1')", [id]),
       ).rejects.toMatchObject({ code: '23505' });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('an external id shown inside a rolled-back transaction is recorded, and never given again', async () => {
+    const server = await startTestServer();
+    const c = await server.client();
+    await c.query('BEGIN');
+    await c.query("CREATE CONNECTION shown TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::123456789012:role/c')");
+    const { rows } = await c.query("SELECT id, external_id FROM mz_internal.mz_aws_connections aws JOIN mz_connections USING (id) WHERE name = 'shown'");
+    await c.query('ROLLBACK');
+    await c.query("CREATE CONNECTION shown TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::123456789012:role/c')");
+    const again = await c.query("SELECT id, external_id FROM mz_internal.mz_aws_connections aws JOIN mz_connections USING (id) WHERE name = 'shown'");
+    expect(again.rows[0].external_id).not.toBe(rows[0].external_id);
+    const dataDir = server.dataDir;
+    await server.close();
+    const engine = await PGlite.create(join(dataDir, 'catalog'));
+    try {
+      const issued = await engine.query('SELECT id, external_id, used FROM iamlink_internal.issued_ids WHERE id IN ($1, $2) ORDER BY id', [rows[0].id, again.rows[0].id]);
+      expect(issued.rows).toEqual([
+        { id: rows[0].id, external_id: rows[0].external_id, used: false },
+        { id: again.rows[0].id, external_id: again.rows[0].external_id, used: true },
+      ]);
+      await expect(engine.query('UPDATE iamlink_internal.issued_ids SET used = false WHERE id = $1', [again.rows[0].id])).rejects.toMatchObject({ code: '55000' });
     } finally {
       await engine.close();
     }
