@@ -168,6 +168,9 @@ parentPort.on('message', async ({ id, op, args }) => {
         result = await client(args);
         transfer = [result.output.buffer];
         break;
+      case 'state':
+        result = await readState(args.checkSql);
+        break;
       case 'close':
         await pg.close();
         break;

@@ -97,9 +97,9 @@ export class PgliteStore implements CatalogStore {
     return this.engine.call<void>('exec', { sql });
   }
 
-  private async readState(): Promise<string | null> {
-    const rows = await this.engineQuery<{ concat_ws: string }>(STATE_CHECK_SQL);
-    return rows[0]?.concat_ws ?? null;
+  /** The state check's answer now (the engine thread runs it as a prepared statement). */
+  private readState(): Promise<string | null> {
+    return this.engine.call<string | null>('state', { checkSql: STATE_CHECK_SQL });
   }
 
   private readonly tx: Queryable = { query: (sql, params) => this.engineQuery(sql, params), exec: (sql) => this.engineExec(sql) };

@@ -120,6 +120,26 @@ describe('SQL-text functions cannot escape the read-only gate', () => {
   }, 300_000);
 });
 
+describe('the gate alone refuses functions off its allow-list', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => server?.stop());
+
+  it('answers with its own hint before the engine sees the call, for every schema', async () => {
+    const c = await server.client();
+    for (const sql of ["SELECT set_config('role', 'postgres', false)", 'SELECT public.anything()', 'SELECT iamlink_internal.record_issued_id()', "SELECT pg_catalog.lo_import('/etc/passwd')"]) {
+      const err = await errorOf(c.query(sql));
+      expect(err, sql).toMatchObject({ code: '42501' });
+      // The engine's own refusal has no hint; the gate's names what client queries may do.
+      expect(err.hint, sql).toContain('Client queries may read the catalog');
+      expect(err.message, sql).toMatch(/^permission denied for function /);
+    }
+    expect((await c.query("SELECT length('ok') AS n, pg_catalog.upper('x') AS u")).rows).toEqual([{ n: 2, u: 'X' }]);
+  });
+});
+
 describe('the engine alone refuses the class to client roles', () => {
   let engine: PGlite;
   let dataDir: string;
