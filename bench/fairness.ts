@@ -2,39 +2,25 @@
  * What one client can do to the others: SELECT 1 latency in a victim session, alone, while
  * another client sends a 30 MB query, and while another loops heavy reads (docs/limits.md).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
+import { startIamlink } from './iamlink.js';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 /** A read that runs for seconds in the engine. */
 const HEAVY = 'SELECT count(*) FROM generate_series(1, 4000) a, generate_series(1, 4000) b';
 
 async function start(flags: string[]): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   const dir = join(mkdtempSync(join(tmpdir(), 'iamlink-fair-')), 'data');
-  const child = spawn(process.execPath, [MAIN, '--data-dir', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /connect with: psql (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then(() => reject(new Error('iamlink exited during startup')));
-  });
+  const child = await startIamlink(dir, flags);
   return {
-    url,
-    port: Number(new URL(url).port),
+    ...child,
     stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
+      await child.stop();
       rmSync(join(dir, '..'), { recursive: true, force: true });
     },
   };

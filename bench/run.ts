@@ -2,7 +2,7 @@
  * npm run bench: lookup throughput (pgbench) against iamlink and PostgreSQL 15 holding the
  * same rows, DDL rate, and startup time and RSS with 100,000 connections. Prints a table.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +11,10 @@ import pg from 'pg';
 import { PgliteStore } from '../src/catalog/pglite-store.js';
 import { startPostgres } from './postgres.js';
 import { benchFairness } from './fairness.js';
+import { startIamlink, type Child } from './iamlink.js';
 import { benchValidate } from './validate.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist/main.js');
 const JUMP = 'arn:aws:iam::123456789012:role/iamlink-jump';
 const SIZES = (process.env.BENCH_SIZES ?? '1000,100000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -49,35 +49,8 @@ function pgbench(url: string, script: string, env: NodeJS.ProcessEnv = {}): numb
   return Number(m[1]);
 }
 
-interface Child {
-  readonly url: string;
-  readonly pid: number;
-  readonly startMs: number;
-  stop(): Promise<void>;
-}
-
-async function startIamlink(dataDir: string): Promise<Child> {
-  const started = performance.now();
-  const child = spawn(process.execPath, [MAIN, '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--aws-connection-role-arn', JUMP], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /connect with: psql (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then(() => reject(new Error('iamlink exited during startup')));
-  });
-  return {
-    url,
-    pid: child.pid!,
-    startMs: performance.now() - started,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+async function startIamlinkWithJump(dataDir: string): Promise<Child> {
+  return startIamlink(dataDir, ['--aws-connection-role-arn', JUMP]);
 }
 
 function rssMb(pid: number): number {
@@ -88,7 +61,7 @@ function rssMb(pid: number): number {
 /** A data directory with migrations applied and `n` connections seeded. */
 async function seededIamlinkDir(n: number): Promise<string> {
   const dir = join(mkdtempSync(join(tmpdir(), 'iamlink-bench-')), 'data');
-  const first = await startIamlink(dir);
+  const first = await startIamlinkWithJump(dir);
   await first.stop();
   const store = await PgliteStore.open(join(dir, 'catalog'));
   await store.exec(seedSql(n));
@@ -132,14 +105,14 @@ async function benchLookup(): Promise<void> {
       postgres.psql([], seedSql(n));
       seeded = n;
       const dir = await seededIamlinkDir(n);
-      const iamlink = await startIamlink(dir);
+      const iamlink = await startIamlinkWithJump(dir);
       const script = lookupScript(n);
       const ours = pgbench(iamlink.url, script);
       const theirs = pgbench(postgres.url, script, pgEnv);
       rows.push(`| lookup by name, ${n.toLocaleString('en')} connections (TPS, 4 clients) | ${ours.toFixed(0)} | ${theirs.toFixed(0)} | ${(ours / theirs).toFixed(2)} |`);
       if (n === Math.max(...SIZES)) {
         await iamlink.stop();
-        const reopened = await startIamlink(dir);
+        const reopened = await startIamlinkWithJump(dir);
         const rss = rssMb(reopened.pid);
         rows.push(`| startup with ${n.toLocaleString('en')} connections (reopen, ms) | ${reopened.startMs.toFixed(0)} | | |`);
         rows.push(`| RSS after startup with ${n.toLocaleString('en')} connections (MB) | ${rss} | | |`);
@@ -152,7 +125,7 @@ async function benchLookup(): Promise<void> {
     void seeded;
     // DDL: durable CREATE CONNECTION through iamlink vs INSERT + COMMIT in PostgreSQL.
     const dir = await seededIamlinkDir(0);
-    const iamlink = await startIamlink(dir);
+    const iamlink = await startIamlinkWithJump(dir);
     const ours = await ddlRate(iamlink.url, (i) => `CREATE CONNECTION ddl_${i} TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::001234567890:role/R${i}')`);
     await iamlink.stop();
     rmSync(join(dir, '..'), { recursive: true, force: true });
