@@ -18,6 +18,7 @@ import { printStatement, quoteIdent, quoteLiteral } from '../sql/printer.js';
 import { applyPlan } from './apply-plan.js';
 import type { Classified } from './classify.js';
 import type { GatedStatement, TransactionAction } from './query-gate.js';
+import { externalIdFor } from '../aws/trust-policy.js';
 import { validateConnection, type ValidationContext } from './validation.js';
 
 export type Outcome =
@@ -171,7 +172,7 @@ export class Executor {
       case 'create_connection':
       case 'alter_connection':
         if (validateAs !== undefined) {
-          await this.validate(session, validateAs, plan.connection.definition, cancel);
+          await this.validate(session, validateAs, plan.connection.definition, cancel, plan.kind === 'create_connection' ? plan.name : undefined);
           await this.commitValidated(session, stmt, plan.connection.definition, ids);
         }
         return command(planned.tag, planned.notices);
@@ -209,7 +210,8 @@ export class Executor {
     }, true).catch(mapStoreError);
     const plan = planned.plan;
     if ((plan.kind === 'create_connection' || plan.kind === 'alter_connection') && plan.validate) {
-      await this.validate(session, plan.kind === 'create_connection' ? ids!.id : plan.id, plan.connection.definition, cancel);
+      const creating = plan.kind === 'create_connection' ? plan.name : undefined;
+      await this.validate(session, plan.kind === 'create_connection' ? ids!.id : plan.id, plan.connection.definition, cancel, creating);
     }
     session.pending = [...session.pending, { stmt, ids, plan: JSON.stringify(plan), searchPath: session.searchPath() }];
     return command(planned.tag, planned.notices);
@@ -263,10 +265,32 @@ export class Executor {
     return planStatement(stmt, catalogViewOf(items), { searchPath: [...searchPath], principalConfigured: this.deps.principalConfigured });
   }
 
-  private async validate(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal): Promise<void> {
+  /**
+   * Validate `definition` as connection `id`. `creating` names a connection that a failure
+   * leaves uncreated: its id, and the external id that goes with it, will never be used, so no
+   * failure may tell the user to install a trust policy for it (the trap of CREATE ... WITH
+   * (VALIDATE = true) for an assume-role connection).
+   */
+  private async validate(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal, creating?: string): Promise<void> {
     const { validation, catalog, log } = this.deps;
     if (!validation) throw new SqlError(SqlState.featureNotSupported, 'connection validation is not configured on this server');
-    await validateConnection(validation, (fn) => this.inView(session, fn), catalog, log, id, definition, cancel);
+    try {
+      await validateConnection(validation, (fn) => this.inView(session, fn), catalog, log, id, definition, cancel);
+    } catch (err) {
+      if (creating === undefined || definition.assume_role_arn === undefined || !(err instanceof SqlError)) throw err;
+      const discarded = externalIdFor(validation.externalIdPrefix, id);
+      const name = quoteIdent(creating);
+      const proceed =
+        `The connection was not created, and the external ID it would have had will never be used. Create it without VALIDATE, ` +
+        `install the trust policy from SELECT example_trust_policy FROM mz_internal.mz_aws_connections JOIN mz_connections USING (id) WHERE name = ${quoteLiteral(creating)}, ` +
+        `then run VALIDATE CONNECTION ${name}.`;
+      const keep = err.hint !== undefined && !err.hint.includes(discarded) ? `${err.hint}\n` : '';
+      throw new SqlError(err.code, err.message, {
+        detail: err.detail?.split(discarded).join('<the external ID of the connection being created>'),
+        hint: keep + proceed,
+        position: err.position,
+      });
+    }
   }
 
   private async executeGated(session: Session, g: GatedStatement, text: string, how: ReadHow, cancel?: AbortSignal): Promise<Outcome> {

@@ -417,6 +417,37 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
       expect(alter.message).toContain('InvalidClientTokenId');
       expect(await catalogSnapshot(c)).toEqual(unchanged);
     });
+
+    it('an assume-role CREATE that fails never offers a trust policy for the external id it will not have', async ({ skip }) => {
+      requireEnforcement(skip);
+      // A role that trusts the jump role but requires some other external id: AccessDenied.
+      const roleArn = await env.customerRole({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: env.jumpRoleArn }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'someone-else' } } }],
+      });
+      const before = await catalogSnapshot(c);
+      for (const sql of [
+        `CREATE CONNECTION trap TO AWS (ASSUME ROLE ARN = '${roleArn}') WITH (VALIDATE = true)`,
+        `BEGIN; CREATE CONNECTION trap TO AWS (ASSUME ROLE ARN = '${roleArn}') WITH (VALIDATE = true)`,
+      ]) {
+        const err = await errorOf(c.query(sql));
+        await c.query('ROLLBACK').catch(() => undefined);
+        expect(err.code).toBe('58000');
+        expect(err.message).toMatch(/AccessDenied$/);
+        // Neither the discarded external id nor a policy for it; how to proceed instead.
+        expect(`${err.detail} ${err.hint}`).not.toMatch(/mz_[A-Za-z0-9-]+_u\d+/);
+        expect(err.hint).not.toContain('sts:ExternalId');
+        expect(err.hint).toContain('The connection was not created');
+        expect(err.hint).toContain('VALIDATE CONNECTION trap');
+      }
+      expect(await catalogSnapshot(c)).toEqual(before);
+      // The path the hint describes works: create, read the policy, (install it,) validate.
+      await c.query(`CREATE CONNECTION trap TO AWS (ASSUME ROLE ARN = '${roleArn}')`);
+      const policy = (await c.query("SELECT example_trust_policy FROM mz_internal.mz_aws_connections JOIN mz_connections USING (id) WHERE name = 'trap'")).rows[0].example_trust_policy;
+      expect(JSON.stringify(policy)).toContain(await externalIdOf('trap'));
+      const err = await errorOf(c.query('VALIDATE CONNECTION trap'));
+      expect(err.hint).toContain(`"sts:ExternalId": "${await externalIdOf('trap')}"`); // an existing connection: its policy is shown
+    });
   });
 
   describe('speed and resilience', () => {
