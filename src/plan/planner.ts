@@ -194,17 +194,21 @@ class Planner {
     const validate = this.planWithOptions(stmt.withOptions);
     if (!item) return { kind: 'noop' };
     const current = this.optionsOfDefinition(item.definition!);
-    const touched = new Map<ConnectionOptionName, AlterConnectionAction>();
+    const nameOf = (a: AlterConnectionAction): ConnectionOptionName => (a.kind === 'set' ? a.option.name : a.name);
+    const posOf = (a: AlterConnectionAction): number => (a.kind === 'set' ? a.option.pos : a.pos);
+    // Every option both SET and DROP/RESET, and every option AWS does not take, named at once.
+    const setNames = new Set(stmt.actions.filter((a) => a.kind === 'set').map(nameOf));
+    const both = stmt.actions.filter((a) => a.kind !== 'set' && setNames.has(nameOf(a)));
+    if (both.length > 0) {
+      throw new SqlError(SqlState.syntaxError, `cannot both SET and DROP/RESET options ${[...new Set(both.map(nameOf))].join(', ')}`, { position: posOf(both[0]!) });
+    }
+    this.checkOptionsAllowed(stmt.actions.map((a) => ({ name: nameOf(a), pos: posOf(a) })));
+    const touched = new Set<ConnectionOptionName>();
     for (const action of stmt.actions) {
-      const name = action.kind === 'set' ? action.option.name : action.name;
-      const pos = action.kind === 'set' ? action.option.pos : action.pos;
-      const earlier = touched.get(name);
-      if (earlier) {
-        const message = earlier.kind !== action.kind ? `cannot both SET and DROP/RESET ${name}` : `${name} specified more than once`;
-        throw new SqlError(SqlState.syntaxError, message, { position: pos });
-      }
-      touched.set(name, action);
-      this.checkOptionAllowed(name, pos);
+      const name = nameOf(action);
+      const pos = posOf(action);
+      if (touched.has(name)) throw new SqlError(SqlState.syntaxError, `${name} specified more than once`, { position: pos });
+      touched.add(name);
       if (action.kind === 'set') {
         if (action.option.value === undefined) throw this.missingValue(name, pos);
         current.set(name, this.resolveValue(name, action.option.value));
@@ -238,17 +242,18 @@ class Planner {
       if (byName.has(o.name)) throw new SqlError(SqlState.syntaxError, `${o.name} specified more than once`, { position: o.pos });
       byName.set(o.name, o);
     }
-    for (const o of options) this.checkOptionAllowed(o.name, o.pos);
+    this.checkOptionsAllowed(options);
     return byName;
   }
 
-  private checkOptionAllowed(name: ConnectionOptionName, pos: number): void {
-    if (!AWS_OPTIONS.includes(name)) {
-      throw new SqlError(SqlState.syntaxError, `AWS connections do not support ${name} values`, {
-        position: pos,
-        hint: `AWS connections take ${AWS_OPTIONS.join(', ')}.`,
-      });
-    }
+  /** Options AWS connections do not take: all named in one error, as Materialize does. */
+  private checkOptionsAllowed(options: readonly { readonly name: ConnectionOptionName; readonly pos: number }[]): void {
+    const foreign = options.filter((o) => !AWS_OPTIONS.includes(o.name));
+    if (foreign.length === 0) return;
+    throw new SqlError(SqlState.syntaxError, `AWS connections do not support ${[...new Set(foreign.map((o) => o.name))].join(', ')} values`, {
+      position: foreign[0]!.pos,
+      hint: `AWS connections take ${AWS_OPTIONS.join(', ')}.`,
+    });
   }
 
   private resolveOptions(options: Map<ConnectionOptionName, ConnectionOption>): Map<ConnectionOptionName, Resolved> {
@@ -280,7 +285,8 @@ class Planner {
         hint: `Store the key with CREATE SECRET and write ${name} = SECRET <name>.`,
       });
     }
-    if (value.kind !== 'string') {
+    // An identifier stands for a string, as in Materialize: REGION us_east_1, REGION "us-east-1".
+    if (value.kind !== 'string' && value.kind !== 'word') {
       throw new SqlError(SqlState.invalidParameterValue, `invalid ${name}: must provide a string value`, { position: value.pos });
     }
     return { kind: 'literal', value: value.value, pos: value.pos };
@@ -290,12 +296,14 @@ class Planner {
   private buildAwsDefinition(options: Map<ConnectionOptionName, Resolved>, prefix: string): AwsConnectionDef {
     const has = (n: ConnectionOptionName): boolean => options.has(n);
     const fail = (message: string): SqlError => new SqlError(SqlState.invalidParameterValue, prefix + message);
+    // In Materialize's order: the credential set is whole or absent, then the role, then the
+    // two together — so the error names what is really wrong.
     const keys = has('ACCESS KEY ID') || has('SECRET ACCESS KEY') || has('SESSION TOKEN');
-    const role = has('ASSUME ROLE ARN') || has('ASSUME ROLE SESSION NAME');
-    if (keys && role) throw fail('cannot specify both ACCESS KEY ID and ASSUME ROLE ARN');
     if (keys && !(has('ACCESS KEY ID') && has('SECRET ACCESS KEY'))) throw fail('must specify both ACCESS KEY ID and SECRET ACCESS KEY with optional SESSION TOKEN');
-    if (role && !has('ASSUME ROLE ARN')) throw fail('must specify ASSUME ROLE ARN with optional ASSUME ROLE SESSION NAME');
+    if (has('ASSUME ROLE SESSION NAME') && !has('ASSUME ROLE ARN')) throw fail('must specify ASSUME ROLE ARN with optional ASSUME ROLE SESSION NAME');
+    const role = has('ASSUME ROLE ARN');
     if (!keys && !role) throw fail('must specify either ASSUME ROLE ARN or ACCESS KEY ID and SECRET ACCESS KEY');
+    if (keys && role) throw fail('cannot specify both ACCESS KEY ID and ASSUME ROLE ARN');
 
     const literal = (n: ConnectionOptionName, check?: (v: string, pos: number) => void): string | undefined => {
       const v = options.get(n);

@@ -19,6 +19,14 @@ import { describeToken, tokenize, type Token } from './lexer.js';
 
 const MAX_IDENT_LENGTH = 255;
 
+
+/** Connection types of more than one word, after their first (Materialize's grammar). */
+const MULTI_WORD_CONNECTION_TYPES: Record<string, readonly string[]> = {
+  aws: ['privatelink'],
+  confluent: ['schema', 'registry'],
+  ssh: ['tunnel'],
+  sql: ['server'],
+};
 /** Options that older Materialize versions accepted and that we reject with a pointer. */
 const RETIRED_OPTIONS: Record<string, string> = {
   'role arn': 'ROLE ARN is no longer supported: use ASSUME ROLE ARN',
@@ -119,17 +127,25 @@ class Parser {
     return { kind: 'drop_objects', objectType, ifExists, names, cascade };
   }
 
-  /** CREATE CONNECTION [IF NOT EXISTS] name {TO | FOR} type ( option [, ...] ) [WITH ( option [, ...] )] */
+  /**
+   * CREATE CONNECTION [IF NOT EXISTS] name TO type ( option [, ...] ) [WITH ( option [, ...] )]
+   *   | CREATE CONNECTION [IF NOT EXISTS] name FOR type option [, ...] [WITH ( option [, ...] )]
+   * (FOR without parentheses: Materialize's older form, still accepted.)
+   */
   private parseCreateConnection(): Statement {
     const ifNotExists = this.parseIfNotExists();
     const name = this.parseObjectName();
-    if (!this.eatWord('to') && !this.eatWord('for')) throw this.expected('TO');
+    const parenthesized = this.eatWord('to');
+    if (!parenthesized && !this.eatWord('for')) throw this.expected('TO');
     const typeToken = this.peek();
     if (typeToken.kind !== 'word') throw this.expected('a connection type such as AWS');
-    const typeWords: string[] = [];
-    while (this.peek().kind === 'word') typeWords.push(this.next().value);
+    const typeWords = [this.next().value];
+    const more = MULTI_WORD_CONNECTION_TYPES[typeWords[0]!];
+    for (const word of more ?? []) if (this.eatWord(word)) typeWords.push(word);
     const connectionType: Ident = { value: typeWords.join(' '), pos: typeToken.start };
-    const options = this.parseParenthesized(() => this.parseConnectionOption());
+    // FOR takes its options bare (Materialize); parentheses after FOR are accepted too.
+    const options =
+      parenthesized || this.peekOp('(') ? this.parseParenthesized(() => this.parseConnectionOption()) : this.parseCommaSeparated(() => this.parseConnectionOption());
     const withOptions = this.parseWithOptions();
     return { kind: 'create_connection', ifNotExists, name, connectionType, options, withOptions };
   }
@@ -222,13 +238,17 @@ class Parser {
     });
   }
 
-  /** value: 'string' | number | TRUE | FALSE | SECRET name | word */
+  /** value: 'string' | number | TRUE | FALSE | SECRET name | word | "quoted identifier" */
   private parseValue(): OptionValue {
     const t = this.peek();
     switch (t.kind) {
       case 'string':
         this.next();
         return { kind: 'string', value: t.value, pos: t.start };
+      case 'quoted':
+        // Materialize takes an identifier where a string goes: "us-east-1" keeps its case.
+        this.next();
+        return { kind: 'word', value: t.value, pos: t.start };
       case 'number':
         this.next();
         return { kind: 'number', value: t.value, pos: t.start };
@@ -245,11 +265,21 @@ class Parser {
     }
   }
 
+  private peekOp(value: string): boolean {
+    const t = this.peek();
+    return t.kind === 'op' && t.value === value;
+  }
+
   private parseParenthesized<T>(item: () => T): T[] {
     this.expectOp('(');
+    const items = this.parseCommaSeparated(item);
+    this.expectOp(')');
+    return items;
+  }
+
+  private parseCommaSeparated<T>(item: () => T): T[] {
     const items = [item()];
     while (this.eatOp(',')) items.push(item());
-    this.expectOp(')');
     return items;
   }
 

@@ -1,0 +1,58 @@
+/** Materialize's option syntax and check order (issue 8, items 2 and 3), through a real server. */
+import { describe, expect, it } from 'vitest';
+import { catalogSnapshot, errorOf, useTestServer } from '../support/server.js';
+
+const ARN = 'arn:aws:iam::001234567890:role/Customer';
+
+describe('option values and forms Materialize accepts', () => {
+  const server = useTestServer();
+
+  it('takes identifiers where strings go: quoted ones keep their case, bare ones are lower-cased', async () => {
+    const c = await server().client();
+    await c.query(`CREATE CONNECTION ident_q TO AWS (ASSUME ROLE ARN "${ARN}", REGION "us-east-1", ASSUME ROLE SESSION NAME "Sess-1")`);
+    const { rows } = await c.query("SELECT assume_role_arn, region, assume_role_session_name FROM mz_internal.mz_aws_connections JOIN mz_connections USING (id) WHERE name = 'ident_q'");
+    expect(rows).toEqual([{ assume_role_arn: ARN, region: 'us-east-1', assume_role_session_name: 'Sess-1' }]);
+    // A bare identifier is a value too; iamlink's region check (stricter than Materialize's) then explains.
+    const err = await errorOf(c.query(`CREATE CONNECTION ident_b TO AWS (ASSUME ROLE ARN = '${ARN}', REGION = US_EAST_1)`));
+    expect(err).toMatchObject({ code: '22023', message: 'invalid REGION: not an AWS region name' });
+    expect(err.hint).toContain('us-east-1');
+    await c.query(`ALTER CONNECTION ident_q SET (REGION = "eu-west-1")`);
+    expect((await c.query("SELECT region FROM mz_internal.mz_aws_connections JOIN mz_connections USING (id) WHERE name = 'ident_q'")).rows).toEqual([{ region: 'eu-west-1' }]);
+  });
+
+  it('parses the older CREATE CONNECTION ... FOR AWS form without parentheses, like TO AWS (...)', async () => {
+    const c = await server().client();
+    await c.query("CREATE SECRET for_key AS 'k'");
+    await c.query("CREATE CONNECTION for_keys FOR AWS ACCESS KEY ID = 'AKIAIOSFODNN7EXAMPLE', SECRET ACCESS KEY = SECRET for_key, REGION = 'us-east-1'");
+    await c.query(`CREATE CONNECTION for_role FOR AWS ASSUME ROLE ARN = '${ARN}' WITH (VALIDATE = false)`);
+    await c.query(`CREATE CONNECTION to_role TO AWS (ASSUME ROLE ARN = '${ARN}')`);
+    const { rows } = await c.query("SELECT name, redacted_create_sql FROM mz_connections WHERE name IN ('for_role', 'to_role') ORDER BY name");
+    expect(rows[0].redacted_create_sql.replace('for_role', 'X')).toBe(rows[1].redacted_create_sql.replace('to_role', 'X'));
+    expect((await c.query("SELECT access_key_id, region FROM mz_internal.mz_aws_connections JOIN mz_connections USING (id) WHERE name = 'for_keys'")).rows).toEqual([
+      { access_key_id: 'AKIAIOSFODNN7EXAMPLE', region: 'us-east-1' },
+    ]);
+  });
+});
+
+describe('checks in the order Materialize makes them', () => {
+  const server = useTestServer();
+
+  it('names what is really wrong, and changes nothing', async () => {
+    const c = await server().client();
+    await c.query("CREATE SECRET order_s AS 'x'");
+    await c.query(`CREATE CONNECTION r TO AWS (ASSUME ROLE ARN = '${ARN}', ASSUME ROLE SESSION NAME = 'sess')`);
+    const before = await catalogSnapshot(c);
+    const cases: [string, string][] = [
+      // The ARN is dropped, the keys are whole: what is left wrong is the session name alone.
+      ["ALTER CONNECTION r DROP (ASSUME ROLE ARN), SET (ACCESS KEY ID = 'a'), SET (SECRET ACCESS KEY = SECRET order_s)", 'invalid ALTER CONNECTION: must specify ASSUME ROLE ARN with optional ASSUME ROLE SESSION NAME'],
+      ["CREATE CONNECTION x TO AWS (ACCESS KEY ID = 'a', ASSUME ROLE SESSION NAME 's')", 'must specify both ACCESS KEY ID and SECRET ACCESS KEY with optional SESSION TOKEN'],
+      ["ALTER CONNECTION r SET (REGION = 'us-east-1'), RESET (REGION)", 'cannot both SET and DROP/RESET options REGION'],
+      ["CREATE CONNECTION x TO AWS (ASSUME ROLE ARN = 'a', BROKER = 'b', PORT = 1)", 'AWS connections do not support BROKER, PORT values'],
+    ];
+    for (const [sql, message] of cases) expect((await errorOf(c.query(sql))).message, sql).toBe(message);
+    expect(await catalogSnapshot(c)).toEqual(before);
+    // The same ALTER that also drops the session name is whole: keys only.
+    await c.query('ALTER CONNECTION r DROP (ASSUME ROLE ARN), DROP (ASSUME ROLE SESSION NAME), SET (ACCESS KEY ID = \'a\'), SET (SECRET ACCESS KEY = SECRET order_s)');
+    expect((await c.query("SELECT access_key_id, assume_role_arn FROM mz_internal.mz_aws_connections JOIN mz_connections USING (id) WHERE name = 'r'")).rows).toEqual([{ access_key_id: 'a', assume_role_arn: null }]);
+  });
+});
