@@ -11,6 +11,7 @@ export const SqlState = {
   connectionException: '08000',
   protocolViolation: '08P01',
   featureNotSupported: '0A000',
+  nullValueNotAllowed: '22004',
   characterNotInRepertoire: '22021',
   invalidParameterValue: '22023',
   invalidTransactionState: '25000',

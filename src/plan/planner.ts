@@ -49,6 +49,9 @@ type Resolved = { readonly kind: 'literal'; readonly value: string; readonly pos
 
 const OBJECT_KIND: Record<ObjectType, ItemKind> = { SECRET: 'secret', CONNECTION: 'connection' };
 
+/** Materialize's limit on a secret's value. */
+const MAX_SECRET_BYTES = 512 * 1024;
+
 export function planStatement(stmt: Statement, view: CatalogView, ctx: PlanContext): Planned {
   return new Planner(view, ctx).plan(stmt);
 }
@@ -112,8 +115,16 @@ class Planner {
   }
 
   private secretValue(value: OptionValue): Redacted<string> {
+    if (value.kind === 'word' && value.value === 'null') {
+      throw new SqlError(SqlState.nullValueNotAllowed, 'secret value must not be NULL', { position: value.pos, hint: 'Give the secret a value, or DROP SECRET it.' });
+    }
     if (value.kind !== 'string') {
       throw new SqlError(SqlState.invalidParameterValue, 'secret value must be a string literal', { position: value.pos });
+    }
+    const bytes = Buffer.byteLength(value.value);
+    if (bytes > MAX_SECRET_BYTES) {
+      // Never the value itself: only its size.
+      throw new SqlError(SqlState.programLimitExceeded, `secret value is ${bytes} bytes; the limit is ${MAX_SECRET_BYTES} bytes (512 KiB)`, { position: value.pos });
     }
     return new Redacted(value.value);
   }

@@ -56,3 +56,23 @@ describe('checks in the order Materialize makes them', () => {
     expect((await c.query("SELECT access_key_id, assume_role_arn FROM mz_internal.mz_aws_connections JOIN mz_connections USING (id) WHERE name = 'r'")).rows).toEqual([{ access_key_id: 'a', assume_role_arn: null }]);
   });
 });
+
+describe('secret values', () => {
+  const server = useTestServer();
+
+  it("are at most 512 KiB, never NULL, and a refusal echoes neither the value nor changes anything", async () => {
+    const c = await server().client();
+    const before = await catalogSnapshot(c);
+    const big = 'k'.repeat(512 * 1024 + 1);
+    const tooBig = await errorOf(c.query(`CREATE SECRET big AS '${big}'`));
+    expect(tooBig).toMatchObject({ code: '54000', message: 'secret value is 524289 bytes; the limit is 524288 bytes (512 KiB)' });
+    expect(`${tooBig.message}${tooBig.detail ?? ''}${tooBig.hint ?? ''}`).not.toContain('kkkk');
+    expect(await errorOf(c.query('CREATE SECRET nothing AS NULL'))).toMatchObject({ code: '22004', message: 'secret value must not be NULL' });
+    await c.query("CREATE SECRET fits AS 'x'");
+    expect(await errorOf(c.query(`ALTER SECRET fits AS '${big}'`))).toMatchObject({ code: '54000' });
+    expect(await errorOf(c.query('ALTER SECRET fits AS NULL'))).toMatchObject({ code: '22004' });
+    await c.query(`ALTER SECRET fits AS '${big.slice(1)}'`); // exactly 512 KiB
+    await c.query('DROP SECRET fits');
+    expect(await catalogSnapshot(c)).toEqual(before);
+  });
+});
