@@ -25,6 +25,7 @@ export const SqlState = {
   invalidCatalogName: '3D000',
   invalidSchemaName: '3F000',
   syntaxError: '42601',
+  undefinedParameter: '42P02',
   insufficientPrivilege: '42501',
   undefinedObject: '42704',
   duplicateObject: '42710',

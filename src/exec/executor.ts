@@ -19,6 +19,7 @@ import { applyPlan } from './apply-plan.js';
 import type { Classified } from './classify.js';
 import type { GatedStatement, TransactionAction } from './query-gate.js';
 import { externalIdFor } from '../aws/trust-policy.js';
+import { bindParams } from './bind-params.js';
 import { validateConnection, type ValidationContext } from './validation.js';
 
 export type Outcome =
@@ -71,7 +72,7 @@ export class Executor {
       case 'empty':
         return command('');
       case 'own':
-        return this.executeOwn(session, c.stmt, how, cancel);
+        return this.executeOwn(session, bindParams(c.stmt, how.kind === 'portal' ? how.bind : undefined), how, cancel);
       case 'gated':
         return this.executeGated(session, c.gated, c.text, how, cancel);
     }

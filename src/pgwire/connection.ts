@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { SqlError, SqlState, toSqlError } from '../errors.js';
 import { classify, redactForLog, returnsRows, type Classified } from '../exec/classify.js';
+import { paramCount } from '../exec/bind-params.js';
 import type { Outcome, ReadHow } from '../exec/executor.js';
 import type { Logger } from '../log.js';
 import { Session } from '../session/session.js';
@@ -14,7 +15,7 @@ import { splitStatements } from '../sql/lexer.js';
 
 const SIMPLE: ReadHow = { kind: 'simple' };
 import * as msg from './backend.js';
-import { FrontendCode, MAX_STARTUP_BYTES, StartupCode } from './codes.js';
+import { FrontendCode, MAX_STARTUP_BYTES, StartupCode, TEXT_OID } from './codes.js';
 import { decodeMessage, decodeStartupParams, MalformedMessage, type FrontendMessage } from './frontend.js';
 import { InputBuffer } from './input-buffer.js';
 import type { ServerContext } from './server-context.js';
@@ -393,7 +394,13 @@ export class Connection {
     const prepared = this.prepared.get(m.statement);
     if (!prepared) throw new SqlError(SqlState.undefinedObject, `prepared statement "${m.statement}" does not exist`);
     if (m.portal !== '' && this.portals.has(m.portal)) throw new SqlError(SqlState.duplicateObject, `portal "${m.portal}" already exists`);
-    if (prepared.classified.kind !== 'gated' || prepared.classified.gated.kind !== 'read') {
+    const c = prepared.classified;
+    if (c.kind === 'own') {
+      const wanted = paramCount(c.stmt);
+      if (m.params.length !== wanted) {
+        throw new SqlError(SqlState.protocolViolation, `bind message supplies ${m.params.length} parameters, but prepared statement "${m.statement}" requires ${wanted}`);
+      }
+    } else if (c.kind !== 'gated' || c.gated.kind !== 'read') {
       if (m.params.length > 0) throw new SqlError(SqlState.protocolViolation, `bind message supplies ${m.params.length} parameters, but the statement takes none`);
     }
     this.portals.set(m.portal, { prepared, bind: m });
@@ -421,7 +428,9 @@ export class Connection {
   private async describeStatement(prepared: Prepared): Promise<void> {
     const c = prepared.classified;
     if (!returnsRows(c)) {
-      this.write(msg.parameterDescription(prepared.paramTypes));
+      // Our statements' parameters are text unless the client said otherwise.
+      const count = c.kind === 'own' ? Math.max(paramCount(c.stmt), prepared.paramTypes.length) : prepared.paramTypes.length;
+      this.write(msg.parameterDescription(Array.from({ length: count }, (_, i) => prepared.paramTypes[i] || TEXT_OID)));
       this.write(msg.noData());
       return;
     }
@@ -485,7 +494,8 @@ export class Connection {
         if (f.type === 'E') throw new EngineError(f.bytes);
         if (f.type === 'T' || f.type === 'n') description = f.bytes;
         else if (f.type === 'D') rows.push(f.bytes);
-        else if (f.type === 'C' || f.type === 'N' || f.type === 'I') completion.push(f.bytes);
+        // COPY ... TO STDOUT: CopyOutResponse, CopyData and CopyDone come whole at Execute, before its CommandComplete.
+        else if (f.type === 'C' || f.type === 'N' || f.type === 'I' || f.type === 'H' || f.type === 'd' || f.type === 'c') completion.push(f.bytes);
       }
       result = { description, rows, completion, next: 0 };
     } else {

@@ -20,7 +20,9 @@ export type OptionValue =
   | { readonly kind: 'number'; readonly value: string; readonly pos: number }
   | { readonly kind: 'boolean'; readonly value: boolean; readonly pos: number }
   | { readonly kind: 'word'; readonly value: string; readonly pos: number }
-  | { readonly kind: 'secret'; readonly name: ObjectName; readonly pos: number };
+  | { readonly kind: 'secret'; readonly name: ObjectName; readonly pos: number }
+  /** $n: a bind parameter of the extended protocol, replaced by its value before planning. */
+  | { readonly kind: 'param'; readonly index: number; readonly pos: number };
 
 /** Every connection option name the parser knows, for all connection types. */
 export const CONNECTION_OPTION_NAMES = [

@@ -252,6 +252,9 @@ class Parser {
       case 'number':
         this.next();
         return { kind: 'number', value: t.value, pos: t.start };
+      case 'param':
+        this.next();
+        return { kind: 'param', index: Number(t.value), pos: t.start };
       case 'word':
         if (t.value === 'secret' && this.isNameStart(this.tokens[this.i + 1])) {
           this.next();

@@ -41,9 +41,12 @@ export function printValue(value: OptionValue, opts: PrintOptions = {}): string 
     case 'boolean':
       return value.value ? 'true' : 'false';
     case 'word':
-      return quoteIdent(value.value);
+      // An identifier stands for a string value (REGION "us-east-1"): redacted like one.
+      return opts.redacted ? REDACTED : quoteIdent(value.value);
     case 'secret':
       return `SECRET ${printObjectName(value.name)}`;
+    case 'param':
+      return `$${value.index}`;
     default:
       return assertNever(value);
   }

@@ -1,6 +1,10 @@
 /** Materialize's option syntax and check order (issue 8, items 2 and 3), through a real server. */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { catalogSnapshot, errorOf, useTestServer } from '../support/server.js';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { PgliteStore } from '../../src/catalog/pglite-store.js';
+import { loadSecretsKey, SecretCipher } from '../../src/secrets/cipher.js';
+import { catalogSnapshot, errorOf, startTestServer, useTestServer } from '../support/server.js';
 
 const ARN = 'arn:aws:iam::001234567890:role/Customer';
 
@@ -74,5 +78,32 @@ describe('secret values', () => {
     await c.query(`ALTER SECRET fits AS '${big.slice(1)}'`); // exactly 512 KiB
     await c.query('DROP SECRET fits');
     expect(await catalogSnapshot(c)).toEqual(before);
+  });
+});
+
+describe('secret values as bind parameters', () => {
+  it('CREATE and ALTER SECRET take $1: the value is stored and decrypts, and never reaches SQL text or the log', async () => {
+    const server = await startTestServer();
+    const c = await server.client();
+    const first = 'param-canary-1f9e';
+    const second = "param-canary-'quoted'-é-2c7d";
+    await c.query('CREATE SECRET by_param AS $1', [first]);
+    await c.query('ALTER SECRET by_param AS $1', [second]);
+    expect(await errorOf(c.query('CREATE SECRET no_value AS $1'))).toMatchObject({ code: '42P02', message: 'there is no parameter $1' });
+    expect(await errorOf(c.query('CREATE SECRET null_value AS $1', [null]))).toMatchObject({ code: '22004' });
+    expect(await errorOf(c.query('CREATE SECRET two AS $2', ['a']))).toMatchObject({ code: '08P01' });
+    const log = await server.logText();
+    expect(log).toContain('CREATE SECRET by_param AS $1');
+    expect(log).not.toContain('param-canary');
+    const dataDir = server.dataDir;
+    await server.close();
+    const store = await PgliteStore.open(join(dataDir, 'catalog'));
+    try {
+      const catalog = new Catalog(new SecretCipher(await loadSecretsKey(join(dataDir, 'secrets.key'), false)));
+      const [row] = await store.query<{ id: string }>("SELECT id FROM iamlink_internal.items WHERE name = 'by_param'");
+      expect((await store.transaction((tx) => catalog.readSecret(tx, row!.id)))?.reveal()).toBe(second);
+    } finally {
+      await store.close();
+    }
   });
 });
