@@ -20,6 +20,7 @@ import type { Classified } from './classify.js';
 import type { GatedStatement, TransactionAction } from './query-gate.js';
 import { externalIdFor } from '../aws/trust-policy.js';
 import { bindParams } from './bind-params.js';
+import { evaluateSecretExpression } from './secret-expression.js';
 import { validateConnection, type ValidationContext } from './validation.js';
 
 export type Outcome =
@@ -71,11 +72,21 @@ export class Executor {
     switch (c.kind) {
       case 'empty':
         return command('');
-      case 'own':
-        return this.executeOwn(session, bindParams(c.stmt, how.kind === 'portal' ? how.bind : undefined), how, cancel);
+      case 'own': {
+        const bound = bindParams(c.stmt, how.kind === 'portal' ? how.bind : undefined);
+        return this.executeOwn(session, await this.evaluateSecretValue(session, bound, cancel), how, cancel);
+      }
       case 'gated':
         return this.executeGated(session, c.gated, c.text, how, cancel);
     }
+  }
+
+  /** CREATE/ALTER SECRET ... AS <expression>: the statement with the expression's value in its place. */
+  private async evaluateSecretValue(session: Session, stmt: Statement, cancel?: AbortSignal): Promise<Statement> {
+    if ((stmt.kind !== 'create_secret' && stmt.kind !== 'alter_secret') || stmt.value.kind !== 'expression') return stmt;
+    const { sql, pos } = stmt.value;
+    const value = await evaluateSecretExpression(sql, pos, (text) => this.deps.store.execClientRead({ kind: 'query', text }, this.readOptions(session, cancel)));
+    return { ...stmt, value: { kind: 'string', value, pos } };
   }
 
   /** A Parse's parameter types must exist (0: let the engine infer it). */

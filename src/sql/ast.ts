@@ -21,6 +21,8 @@ export type OptionValue =
   | { readonly kind: 'boolean'; readonly value: boolean; readonly pos: number }
   | { readonly kind: 'word'; readonly value: string; readonly pos: number }
   | { readonly kind: 'secret'; readonly name: ObjectName; readonly pos: number }
+  /** A secret's value written as an expression (decode('...', 'base64')): evaluated before planning. */
+  | { readonly kind: 'expression'; readonly sql: string; readonly pos: number }
   /** $n: a bind parameter of the extended protocol, replaced by its value before planning. */
   | { readonly kind: 'param'; readonly index: number; readonly pos: number };
 

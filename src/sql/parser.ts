@@ -55,13 +55,16 @@ export function isOwnStatement(tokens: readonly Token[]): boolean {
 
 /** Parse one statement (without its trailing semicolon). Throws a 42601 SqlError. */
 export function parseStatement(text: string, tokens: readonly Token[] = tokenize(text)): Statement {
-  return new Parser(tokens).parseStatement();
+  return new Parser(tokens, text).parseStatement();
 }
 
 class Parser {
   private i = 0;
 
-  constructor(private readonly tokens: readonly Token[]) {}
+  constructor(
+    private readonly tokens: readonly Token[],
+    private readonly text: string,
+  ) {}
 
   /** statement: create | alter | drop | validate | show */
   parseStatement(): Statement {
@@ -98,7 +101,7 @@ class Parser {
     const ifNotExists = this.parseIfNotExists();
     const name = this.parseObjectName();
     if (!this.eatWord('as') && !this.eatOp('=')) throw this.expected('AS');
-    return { kind: 'create_secret', ifNotExists, name, value: this.parseValue() };
+    return { kind: 'create_secret', ifNotExists, name, value: this.parseSecretValue() };
   }
 
   /** ALTER SECRET [IF EXISTS] name {AS value | RENAME TO new} */
@@ -107,7 +110,7 @@ class Parser {
     const name = this.parseObjectName();
     if (this.eatWord('rename')) return this.parseRenameTail('SECRET', ifExists, name);
     if (!this.eatWord('as') && !this.eatOp('=')) throw this.expected('AS or RENAME');
-    return { kind: 'alter_secret', ifExists, name, value: this.parseValue() };
+    return { kind: 'alter_secret', ifExists, name, value: this.parseSecretValue() };
   }
 
   /** RENAME TO ident (after RENAME) */
@@ -236,6 +239,18 @@ class Parser {
       const hasValue = !(next.kind === 'op' && (next.value === ',' || next.value === ')'));
       return { name: t.value.toUpperCase(), value: hasValue ? this.parseValue() : undefined, pos: t.start };
     });
+  }
+
+  /**
+   * secret value: a value alone, or any expression castable to bytea (Materialize's
+   * `AS decode('...', 'base64')`), kept as text for the executor to evaluate.
+   */
+  private parseSecretValue(): OptionValue {
+    const start = this.peek();
+    const alone = this.tokens[this.i + 1]?.kind === 'eof' && ['string', 'param', 'word', 'number'].includes(start.kind);
+    if (alone || start.kind === 'eof') return this.parseValue();
+    while (this.peek().kind !== 'eof') this.next();
+    return { kind: 'expression', sql: this.text.slice(start.start), pos: start.start };
   }
 
   /** value: 'string' | number | TRUE | FALSE | SECRET name | word | "quoted identifier" */

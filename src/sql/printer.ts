@@ -47,6 +47,8 @@ export function printValue(value: OptionValue, opts: PrintOptions = {}): string 
       return `SECRET ${printObjectName(value.name)}`;
     case 'param':
       return `$${value.index}`;
+    case 'expression':
+      return opts.redacted ? REDACTED : value.sql;
     default:
       return assertNever(value);
   }

@@ -107,3 +107,40 @@ describe('secret values as bind parameters', () => {
     }
   });
 });
+
+describe('secret values as expressions', () => {
+  it("take Materialize's bytea expressions, evaluated as the client through the gate; the log sees none of them", async () => {
+    const server = await startTestServer();
+    const c = await server.client();
+    await c.query("CREATE SECRET from_base64 AS decode('c2VjcmV0Cg==', 'base64')");
+    await c.query("CREATE SECRET joined AS 'expr-' || 'canary-77'");
+    await c.query("ALTER SECRET joined AS convert_to('expr-canary-88', 'UTF8')");
+    const refused: [string, string][] = [
+      ['CREATE SECRET rel AS (SELECT name FROM mz_secrets LIMIT 1)', '0A000'],
+      ["CREATE SECRET esc AS pg_catalog.set_config('role', 'postgres', false)", '42501'],
+      ["CREATE SECRET bin AS '\\xff'::bytea", '22021'],
+      ["CREATE SECRET bad AS decode('!!', 'base64')", '22023'],
+      ["CREATE SECRET nul AS NULL::bytea", '22004'],
+    ];
+    for (const [sql, code] of refused) expect((await errorOf(c.query(sql))).code, sql).toBe(code);
+    expect((await c.query("SELECT count(*)::int AS n FROM mz_secrets WHERE name IN ('rel', 'esc', 'bin', 'bad', 'nul')")).rows).toEqual([{ n: 0 }]);
+    const log = await server.logText();
+    expect(log).not.toContain('c2VjcmV0Cg');
+    expect(log).not.toContain('canary-77');
+    expect(log).not.toContain('canary-88');
+    const dataDir = server.dataDir;
+    await server.close();
+    const store = await PgliteStore.open(join(dataDir, 'catalog'));
+    try {
+      const catalog = new Catalog(new SecretCipher(await loadSecretsKey(join(dataDir, 'secrets.key'), false)));
+      const value = async (name: string): Promise<string | undefined> => {
+        const [row] = await store.query<{ id: string }>('SELECT id FROM iamlink_internal.items WHERE name = $1', [name]);
+        return (await store.transaction((tx) => catalog.readSecret(tx, row!.id)))?.reveal();
+      };
+      expect(await value('from_base64')).toBe('secret\n');
+      expect(await value('joined')).toBe('expr-canary-88');
+    } finally {
+      await store.close();
+    }
+  });
+});
