@@ -144,3 +144,16 @@ describe('secret values as expressions', () => {
     }
   });
 });
+
+describe('a secret value that is no expression', () => {
+  const server = useTestServer();
+
+  it('is a 42601 at the word that breaks it, and echoes no literal', async () => {
+    const c = await server().client();
+    const sql = "CREATE SECRET s AS 'value-canary-3e1' extra";
+    const err = await errorOf(c.query(sql));
+    expect(err).toMatchObject({ code: '42601', message: 'syntax error at or near identifier "extra"' });
+    expect(Number(err.position)).toBe(sql.indexOf('extra') + 1);
+    expect(`${err.message}${err.detail ?? ''}${err.hint ?? ''}`).not.toContain('value-canary');
+  });
+});
