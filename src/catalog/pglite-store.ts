@@ -1,9 +1,9 @@
 import { serialize } from 'pg-protocol';
 import { SqlError, SqlState } from '../errors.js';
-import { encodeBind, framesBeforeReady, type Frame } from '../protocol-frames.js';
+import { encodeBind, framesBeforeReady, type BindValues, type Frame } from '../protocol-frames.js';
 import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
-import type { CatalogStore, ClientRead, ClientReadOptions, LiftedQuery, Queryable } from './store.js';
+import type { CatalogStore, ClientRead, ClientReadOptions, Queryable } from './store.js';
 
 /** Engine prepared statements kept for lifted client queries before they are all dropped. */
 const MAX_PREPARED = 512;
@@ -169,8 +169,15 @@ export class PgliteStore implements CatalogStore {
     return this.lock.run(
       async () => {
         if (options.pending) return this.readWithPending(read, options);
-        if (read.kind === 'query' && read.lifted) {
-          const out = await this.runLifted(read.lifted, options);
+        // A lifted simple query, or a client's portal: an engine prepared statement, planned once.
+        const statement =
+          read.kind === 'query' && read.lifted
+            ? { text: read.lifted.text, types: read.lifted.types, bind: { paramFormats: [], params: read.lifted.params.map((p) => Buffer.from(p)), resultFormats: [] } }
+            : read.kind === 'portal'
+              ? { text: read.text, types: read.paramTypes, bind: read.bind }
+              : undefined;
+        if (statement) {
+          const out = await this.runPrepared(statement.text, statement.types, statement.bind, options);
           if (out) return withoutParseBind(out);
         }
         await this.asClient(options.settingsSql);
@@ -209,14 +216,16 @@ export class PgliteStore implements CatalogStore {
   }
 
   /**
-   * Run a lifted query as an engine prepared statement, preparing it on first use. Returns
-   * undefined when the engine cannot prepare it (the caller then runs the plain text). The
-   * statement is keyed by everything that decides its plan: the parameter types (`5 / 2` and
-   * `5.0 / 2` lift to one text) and the client's settings (search_path, TimeZone, DateStyle
-   * are applied when a literal is parsed, at prepare time).
+   * Run a statement as an engine prepared statement, preparing it on first use (a lifted simple
+   * query, or a client's prepared statement: drivers' extended protocol then costs no planning
+   * either). Returns undefined when the engine cannot prepare it (the caller then runs it
+   * plainly, which also reports the engine's error). The statement is keyed by everything that
+   * decides its plan: the parameter types (`5 / 2` and `5.0 / 2` lift to one text) and the
+   * client's settings (search_path, TimeZone, DateStyle apply when a literal is parsed, at
+   * prepare time).
    */
-  private async runLifted(lifted: LiftedQuery, options: ClientReadOptions): Promise<Frame[] | undefined> {
-    const key = `${options.settingsSql}\0${lifted.types.join(',')}\0${lifted.text}`;
+  private async runPrepared(text: string, types: readonly number[], bind: BindValues, options: ClientReadOptions): Promise<Frame[] | undefined> {
+    const key = `${options.settingsSql}\0${types.join(',')}\0${text}`;
     const known = this.prepared.get(key);
     if (known === null) return undefined;
     await this.asClient(options.settingsSql);
@@ -227,8 +236,8 @@ export class PgliteStore implements CatalogStore {
       await this.asClient(options.settingsSql);
     }
     const name = known ?? `iamlink_auto_${this.nextStatement++}`;
-    const messages = [encodeBind(name, { paramFormats: [], params: lifted.params.map((p) => Buffer.from(p)), resultFormats: [] }), serialize.describe({ type: 'P' })];
-    if (known === undefined) messages.unshift(serialize.parse({ name, text: lifted.text, types: [...lifted.types] }));
+    const messages = [encodeBind(name, bind), serialize.describe({ type: 'P' })];
+    if (known === undefined) messages.unshift(serialize.parse({ name, text, types: [...types] }));
     const frames = await this.runClient(Buffer.concat(messages), true, options, this.expectedState);
     if (known === undefined) {
       const prepared = frames.some((f) => f.type === '1');
