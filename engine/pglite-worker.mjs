@@ -3,11 +3,11 @@
 // has no timer signals, so PostgreSQL's statement_timeout never fires inside PGlite). Plain
 // JavaScript: it is loaded as is by worker_threads, from src/ under the test runner and from
 // dist/ in production.
-import { PGlite } from '@electric-sql/pglite';
 import { serialize } from 'pg-protocol';
 import { parentPort, workerData } from 'node:worker_threads';
+import { openCatalogDatabase } from './catalog-database.mjs';
 
-const pg = await PGlite.create(workerData.dataDir);
+const pg = await openCatalogDatabase(workerData.dataDir);
 // Session authorization set explicitly at every start: a client's, set inside a transaction
 // that is rolled back, reverts to this, where PGlite's never-set value would keep the client's.
 const [{ me }] = (await pg.query('SELECT session_user AS me')).rows;

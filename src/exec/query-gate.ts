@@ -7,7 +7,7 @@ import { loadModule, normalizeSync, parseSync } from 'libpg-query';
 import { SqlError, SqlState } from '../errors.js';
 import { describeToken, tokenize, type Token } from '../sql/lexer.js';
 import { liftLiterals, type LiftedQuery } from './literal-lifting.js';
-import { skeletonConfirmed, skeletonOf } from './skeleton.js';
+import { skeletonConfirmed, skeletonOf, type Skeleton } from './skeleton.js';
 
 export type GatedStatement =
   /** `text` is what the engine runs; `lifted`, its parameterised form; `parsedText`, its skeleton if it had one (for logs). */
@@ -40,7 +40,8 @@ const WRITES: Record<string, string> = {
   DeleteStmt: 'DELETE',
   MergeStmt: 'MERGE',
   TruncateStmt: 'TRUNCATE',
-  CopyStmt: 'COPY',
+  // Only COPY ... FROM reaches this table: COPY ... TO STDOUT is a read (gateCopy).
+  CopyStmt: 'COPY FROM',
   CreateStmt: 'CREATE TABLE',
   CreateTableAsStmt: 'CREATE TABLE AS',
   ViewStmt: 'CREATE VIEW',
@@ -110,6 +111,8 @@ export function gateStatement(sql: string, knownTokens?: readonly Token[]): Gate
       checkFunctions(inner);
       return { kind: 'read', text: sql, parsedText: skeleton?.text };
     }
+    case 'CopyStmt':
+      return gateCopy(sql, body, tokens, skeleton);
     case 'VariableShowStmt':
       return { kind: 'show', name: String(body.name ?? '').toLowerCase() };
     case 'VariableSetStmt':
@@ -124,6 +127,63 @@ export function gateStatement(sql: string, knownTokens?: readonly Token[]): Gate
     default:
       throw refused(type);
   }
+}
+
+/**
+ * `COPY (query) TO STDOUT` is a read, the one psql's `\copy (query) TO file` sends: its query
+ * passes exactly the checks of a SELECT, and the engine streams CopyOutResponse, CopyData and
+ * CopyDone back. It is never lifted: PostgreSQL takes no parameters in a utility statement.
+ * `COPY relation [(columns)] TO STDOUT` runs as `COPY (SELECT columns FROM relation) TO STDOUT`,
+ * since PostgreSQL cannot copy from a view and every system table here is one. Files and
+ * programs on the server are never a client's (42501, PostgreSQL's own wording); COPY FROM
+ * writes (25006).
+ */
+function gateCopy(sql: string, copy: Node, tokens: readonly Token[], skeleton: Skeleton | undefined): GatedStatement {
+  if (copy.is_program || copy.filename !== undefined) {
+    const what = copy.is_program ? 'to or from an external program' : copy.is_from ? 'from a file' : 'to a file';
+    throw new SqlError(SqlState.insufficientPrivilege, `permission denied to COPY ${what}`, {
+      hint: "Anyone can COPY to stdout. psql's \\copy command also works for anyone.",
+    });
+  }
+  if (copy.is_from) throw refused('CopyStmt');
+  if (copy.relation) return gateStatement(copyOfRelation(sql, copy, tokens, skeleton));
+  const [type, query] = Object.entries((copy.query as Node | undefined) ?? {})[0] ?? ['', {}];
+  // COPY (INSERT/UPDATE/DELETE/MERGE ... RETURNING) TO STDOUT writes: refused like the statement.
+  if (type !== 'SelectStmt') throw refused(type);
+  checkSelect(query as Node);
+  checkFunctions(copy);
+  return { kind: 'read', text: sql, parsedText: skeleton?.text };
+}
+
+/** `COPY relation [(columns)] ...` written as `COPY (SELECT columns FROM relation) ...`, the rest as the client wrote it. */
+function copyOfRelation(sql: string, copy: Node, tokens: readonly Token[], skeleton: Skeleton | undefined): string {
+  const unsupported = (): SqlError =>
+    new SqlError(SqlState.featureNotSupported, 'COPY of this relation is not supported', { hint: 'Write it as COPY (SELECT * FROM relation) TO STDOUT.' });
+  const parsedText = skeleton?.text ?? sql;
+  const location = (copy.relation as Node).location;
+  if (typeof location !== 'number') throw unsupported();
+  // The parser's offsets count UTF-8 bytes; the lexer's, characters.
+  const offset = Buffer.from(parsedText).subarray(0, location).toString().length;
+  const start = skeleton ? skeleton.toOriginal(offset) : offset;
+  const isName = (t: Token | undefined): boolean => t?.kind === 'word' || t?.kind === 'quoted';
+  const isOp = (t: Token | undefined, value: string): boolean => t?.kind === 'op' && t.value === value;
+  let i = tokens.findIndex((t) => t.start === start);
+  if (i < 0 || !isName(tokens[i])) throw unsupported();
+  let end = tokens[i]!.end;
+  for (i++; isOp(tokens[i], '.') && isName(tokens[i + 1]); i += 2) end = tokens[i + 1]!.end;
+  const relation = sql.slice(start, end);
+  let columns = '*';
+  if (copy.attlist) {
+    if (!isOp(tokens[i], '(')) throw unsupported();
+    const close = tokens.findIndex((t, j) => j > i && isOp(t, ')'));
+    if (close < 0) throw unsupported();
+    columns = sql.slice(tokens[i]!.end, tokens[close]!.start);
+    end = tokens[close]!.end;
+    i = close + 1;
+  }
+  // Anything else between the name and TO (a U&"..." name) is not what we took for the relation.
+  if (tokens[i]?.kind !== 'word' || tokens[i]!.value !== 'to') throw unsupported();
+  return `${sql.slice(0, start)}(SELECT ${columns} FROM ${relation})${sql.slice(end)}`;
 }
 
 function checkSelect(select: Node): void {

@@ -340,6 +340,9 @@ export class Connection {
       case 'engine': {
         let failed = false;
         for (const f of outcome.frames) {
+          // The engine's answer to the store's Describe of a read that returns no rows (COPY ...
+          // TO STDOUT): a simple Query has no Describe, so no NoData either.
+          if (f.type === 'n' && !portal) continue;
           if (f.type === 'E') failed = true;
           this.write(f.bytes);
         }

@@ -67,7 +67,7 @@ describe('SQL-text functions cannot escape the read-only gate', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    const engine = await PGlite.create(join(await freshDataDir(), 'catalog'));
+    const engine = await PGlite.create(join(await freshDataDir(), 'catalog'), { database: 'materialize' });
     const fns = await functionsTakingText(engine);
     await engine.close();
     attacks = fns.flatMap((f) => payloads(server.dataDir).map((p) => callOf(f, p)));
@@ -146,7 +146,7 @@ describe('the engine alone refuses the class to client roles', () => {
 
   beforeAll(async () => {
     dataDir = await freshDataDir();
-    engine = await PGlite.create(join(dataDir, 'catalog'));
+    engine = await PGlite.create(join(dataDir, 'catalog'), { database: 'materialize' });
     await engine.exec('CREATE ROLE attacker NOLOGIN IN ROLE iamlink_reader');
   });
   afterAll(async () => engine?.close());
@@ -214,7 +214,7 @@ describe('the state check alone catches a read that changed the session', () => 
     // Weaken the other two layers on purpose: the reader may now run set_config, so the engine
     // allows it and the gate (which mirrors the engine's privileges) lets it through.
     const dataDir = await freshDataDir();
-    const engine = await PGlite.create(join(dataDir, 'catalog'));
+    const engine = await PGlite.create(join(dataDir, 'catalog'), { database: 'materialize' });
     await engine.exec('GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) TO iamlink_reader');
     await engine.close();
     server = await startTestServer([], dataDir);
@@ -249,7 +249,7 @@ describe('ids, and so external ids, are never handed out twice', () => {
     await c.query('DROP CONNECTION first');
     const dataDir = server.dataDir;
     await server.close();
-    const engine = await PGlite.create(join(dataDir, 'catalog'));
+    const engine = await PGlite.create(join(dataDir, 'catalog'), { database: 'materialize' });
     try {
       expect((await engine.query('SELECT external_id FROM iamlink_internal.issued_ids WHERE id = $1', [id])).rows).toEqual([{ external_id: externalId }]);
       await expect(engine.query('DELETE FROM iamlink_internal.issued_ids')).rejects.toMatchObject({ code: '55000' });
@@ -276,7 +276,7 @@ describe('ids, and so external ids, are never handed out twice', () => {
     expect(again.rows[0].external_id).not.toBe(rows[0].external_id);
     const dataDir = server.dataDir;
     await server.close();
-    const engine = await PGlite.create(join(dataDir, 'catalog'));
+    const engine = await PGlite.create(join(dataDir, 'catalog'), { database: 'materialize' });
     try {
       const issued = await engine.query('SELECT id, external_id, used FROM iamlink_internal.issued_ids WHERE id IN ($1, $2) ORDER BY id', [rows[0].id, again.rows[0].id]);
       expect(issued.rows).toEqual([
@@ -295,7 +295,7 @@ describe('ids, and so external ids, are never handed out twice', () => {
     for (const n of [1, 2, 3]) await c.query(`CREATE SECRET s${n} AS 'x'`);
     const dataDir = server.dataDir;
     await server.close();
-    const engine = await PGlite.create(join(dataDir, 'catalog'));
+    const engine = await PGlite.create(join(dataDir, 'catalog'), { database: 'materialize' });
     await engine.query("SELECT setval('iamlink_internal.item_id_seq', 1)");
     await engine.close();
     await expect(startTestServer([], dataDir)).rejects.toThrow(/id counter would issue u2 next, but ids up to u\d+ .* were already issued/);
