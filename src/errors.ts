@@ -17,6 +17,7 @@ export const SqlState = {
   invalidTransactionState: '25000',
   activeSqlTransaction: '25001',
   readOnlySqlTransaction: '25006',
+  noActiveSqlTransaction: '25P01',
   serializationFailure: '40001',
   inFailedSqlTransaction: '25P02',
   invalidAuthorizationSpecification: '28000',

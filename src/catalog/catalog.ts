@@ -107,6 +107,18 @@ export class Catalog {
     }
   }
 
+  /** Set an item's comment (COMMENT ON), or with null remove it; dropping the item removes it too. */
+  async setComment(tx: Queryable, id: string, comment: string | null): Promise<void> {
+    if (comment === null) {
+      await tx.query('DELETE FROM iamlink_internal.comments WHERE id = $1', [id]);
+      return;
+    }
+    await tx.query(
+      'INSERT INTO iamlink_internal.comments (id, comment) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET comment = EXCLUDED.comment',
+      [id, comment],
+    );
+  }
+
   /** Encrypt and store a secret's value (bound to its id). */
   async writeSecret(tx: Queryable, id: string, value: Redacted<string>, mode: 'insert' | 'update'): Promise<void> {
     const sealed = this.cipher.seal(value, id);

@@ -1,5 +1,5 @@
 /** The catalog's data model: what is stored for each item, and how it is rendered as SQL. */
-import { quoteIdentAlways, quoteLiteral, REDACTED } from '../sql/printer.js';
+import { quoteIdentAlways, quoteIdentSimple, quoteLiteral, REDACTED } from '../sql/printer.js';
 
 export const DATABASE_NAME = 'materialize';
 export const PUBLIC_SCHEMA_ID = 'u3';
@@ -58,26 +58,42 @@ export function referencedSecretIds(def: AwsConnectionDef): string[] {
 }
 
 /**
- * The canonical CREATE statement: fully qualified quoted names, options sorted by name,
- * `NAME = value`, secrets referenced by their current name (never their value).
+ * The forms a connection's CREATE statement takes, as Materialize writes them:
+ * - `catalog`: `mz_connections.create_sql`, the stable format: every identifier double-quoted, a
+ *   secret referenced by id and name (`SECRET [u1 AS "materialize"."public"."s"]`).
+ * - `catalog_redacted`: `mz_connections.redacted_create_sql`, the same statement in the simple
+ *   redacted format: identifiers bare where they can be.
+ * - `show` / `show_redacted`: what SHOW [REDACTED] CREATE CONNECTION answers: the simple format
+ *   with names in place of ids (`SECRET materialize.public.s`) and a closing semicolon.
+ *
+ * Materialize redacts no connection option value (every `ConnectionOptionName::redact_value` is
+ * false): ARNs, regions, endpoints and access key ids show in the redacted forms too. iamlink
+ * redacts one more thing on purpose: a SESSION TOKEN given in line is a live credential.
+ * Options are in a fixed order (alphabetical); Materialize keeps the order they were written in.
  */
-export function renderConnectionSql(
-  name: string,
-  def: AwsConnectionDef,
-  secretName: (id: string) => string,
-  redacted: boolean,
-): string {
-  const lit = (v: string): string => (redacted ? REDACTED : quoteLiteral(v));
-  const secret = (id: string): string => `SECRET ${quotedFullName(secretName(id))}`;
-  const either = (v: LiteralOrSecret): string => ('secret' in v ? secret(v.secret) : lit(v.literal));
-  const options: [string, string][] = [];
-  if (def.access_key_id) options.push(['ACCESS KEY ID', either(def.access_key_id)]);
-  if (def.assume_role_arn !== undefined) options.push(['ASSUME ROLE ARN', lit(def.assume_role_arn)]);
-  if (def.assume_role_session_name !== undefined) options.push(['ASSUME ROLE SESSION NAME', lit(def.assume_role_session_name)]);
-  if (def.endpoint !== undefined) options.push(['ENDPOINT', lit(def.endpoint)]);
-  if (def.region !== undefined) options.push(['REGION', lit(def.region)]);
-  if (def.secret_access_key) options.push(['SECRET ACCESS KEY', secret(def.secret_access_key)]);
-  if (def.session_token) options.push(['SESSION TOKEN', either(def.session_token)]);
-  options.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `CREATE CONNECTION ${quotedFullName(name)} TO AWS (${options.map(([k, v]) => `${k} = ${v}`).join(', ')})`;
+export type ConnectionSqlForm = 'catalog' | 'catalog_redacted' | 'show' | 'show_redacted';
+
+/** The CREATE statement of connection `name` in `form`; `secretName` names a secret by id. */
+export function renderConnectionSql(name: string, def: AwsConnectionDef, secretName: (id: string) => string, form: ConnectionSqlForm): string {
+  const stable = form === 'catalog';
+  const redacted = form === 'catalog_redacted' || form === 'show_redacted';
+  const quote = stable ? quoteIdentAlways : quoteIdentSimple;
+  const qualified = (item: string): string => [DATABASE_NAME, PUBLIC_SCHEMA_NAME, item].map(quote).join('.');
+  const secret = (id: string): string => (form === 'catalog' || form === 'catalog_redacted' ? `SECRET [${id} AS ${qualified(secretName(id))}]` : `SECRET ${qualified(secretName(id))}`);
+  const either = (v: LiteralOrSecret, hide = false): string => ('secret' in v ? secret(v.secret) : hide ? REDACTED : quoteLiteral(v.literal));
+  const options: [string, string | undefined][] = [
+    ['ACCESS KEY ID', def.access_key_id && either(def.access_key_id)],
+    ['ASSUME ROLE ARN', def.assume_role_arn === undefined ? undefined : quoteLiteral(def.assume_role_arn)],
+    ['ASSUME ROLE SESSION NAME', def.assume_role_session_name === undefined ? undefined : quoteLiteral(def.assume_role_session_name)],
+    ['ENDPOINT', def.endpoint === undefined ? undefined : quoteLiteral(def.endpoint)],
+    ['REGION', def.region === undefined ? undefined : quoteLiteral(def.region)],
+    ['SECRET ACCESS KEY', def.secret_access_key && secret(def.secret_access_key)],
+    ['SESSION TOKEN', def.session_token && either(def.session_token, redacted)],
+  ];
+  const body = options
+    .filter((o): o is [string, string] => o[1] !== undefined)
+    .map(([k, v]) => `${k} = ${v}`)
+    .join(', ');
+  const sql = `CREATE CONNECTION ${qualified(name)} TO AWS (${body})`;
+  return form === 'show' || form === 'show_redacted' ? `${sql};` : sql;
 }

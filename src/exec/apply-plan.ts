@@ -32,6 +32,9 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, own
       for (const item of ordered) await catalog.deleteItem(tx, item.id);
       return ordered.map((i) => i.id);
     }
+    case 'comment':
+      await catalog.setComment(tx, plan.id, plan.comment);
+      return [plan.id];
     case 'validate_connection':
     case 'query':
     case 'noop':

@@ -9,7 +9,7 @@ import type { BindValues, Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import { catalogViewOf } from '../plan/catalog-view.js';
-import type { Notice, Planned } from '../plan/plan.js';
+import type { Notice, Plan, Planned } from '../plan/plan.js';
 import { planStatement } from '../plan/planner.js';
 import type { PendingChange, Session } from '../session/session.js';
 import { settingSpec, SETTINGS } from '../session/settings.js';
@@ -17,7 +17,7 @@ import type { ObjectName, Statement } from '../sql/ast.js';
 import { printStatement, quoteIdent, quoteLiteral } from '../sql/printer.js';
 import { applyPlan } from './apply-plan.js';
 import type { Classified } from './classify.js';
-import type { GatedStatement, TransactionAction } from './query-gate.js';
+import { gateStatement, type GatedStatement, type TransactionAction } from './query-gate.js';
 import { externalIdFor } from '../aws/trust-policy.js';
 import { bindParams } from './bind-params.js';
 import { evaluateSecretExpression } from './secret-expression.js';
@@ -58,7 +58,7 @@ const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: 
 });
 
 /** Statements that change the catalog: inside a transaction they are staged until COMMIT. */
-const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set(['create_secret', 'alter_secret', 'create_connection', 'alter_connection', 'rename', 'drop_objects']);
+const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set(['create_secret', 'alter_secret', 'create_connection', 'alter_connection', 'rename', 'drop_objects', 'comment']);
 
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
@@ -102,7 +102,7 @@ export class Executor {
     if (c.kind === 'own') {
       const planned = await this.inView(session, (tx) => this.plan(tx, session, c.stmt));
       if (planned.plan.kind !== 'query') throw new Error(`${c.stmt.kind} does not read`);
-      text = planned.plan.sql;
+      text = gatedQuerySql(planned.plan);
       paramTypes = [];
     } else if (c.kind === 'gated' && c.gated.kind === 'read') {
       text = c.gated.text;
@@ -163,6 +163,9 @@ export class Executor {
   }
 
   private async executeOwn(session: Session, stmt: Statement, how: ReadHow, cancel?: AbortSignal): Promise<Outcome> {
+    if (CATALOG_WRITES.has(stmt.kind) && session.readOnly()) {
+      throw new SqlError(SqlState.readOnlySqlTransaction, `cannot execute ${printStatement(stmt, { redacted: true }).split(' ').slice(0, 2).join(' ')} in a read-only transaction`);
+    }
     if (session.inTransaction && CATALOG_WRITES.has(stmt.kind)) return this.stage(session, stmt, cancel);
     const { store, catalog } = this.deps;
     const run = async (tx: Queryable): Promise<{ planned: Planned; validateAs?: string; ids?: ItemIds }> => {
@@ -189,7 +192,7 @@ export class Executor {
         }
         return command(planned.tag, planned.notices);
       case 'query':
-        return this.read(session, plan.sql, how, cancel, undefined, true);
+        return this.read(session, gatedQuerySql(plan), how, cancel, undefined, true);
       case 'validate_connection':
         await this.validate(session, plan.id, plan.definition, cancel);
         return command(planned.tag, planned.notices);
@@ -316,6 +319,14 @@ export class Executor {
       }
       case 'set': {
         if (g.name === 'transaction' || g.name === 'session characteristics') return command('SET');
+        if (g.name === 'transaction_read_only') {
+          // The open transaction's mode, not a session setting (PostgreSQL: a warning outside one).
+          if (session.transactionStatus === 'I') {
+            return command(g.value === undefined ? 'RESET' : 'SET', [{ code: SqlState.noActiveSqlTransaction, message: 'SET TRANSACTION can only be used in transaction blocks', severity: 'WARNING' }]);
+          }
+          session.transactionReadOnly = g.value === undefined ? undefined : settingSpec(g.name).check!(g.value) === 'on';
+          return command(g.value === undefined ? 'RESET' : 'SET');
+        }
         const value = g.name === 'search_path' && g.value !== undefined ? g.args.map((a) => quoteIdent(a.value)).join(', ') : g.value;
         const spec = settingSpec(g.name);
         if (spec.engine && value !== undefined) await this.checkEngineSetting(g.name, value);
@@ -331,7 +342,7 @@ export class Executor {
         // The wire layer owns prepared statements; it handles the tag's side effect.
         return command('DEALLOCATE');
       case 'transaction':
-        return this.transaction(session, g.action);
+        return this.transaction(session, g.action, g.readOnly);
     }
   }
 
@@ -344,17 +355,19 @@ export class Executor {
     }
   }
 
-  private async transaction(session: Session, action: TransactionAction): Promise<Outcome> {
+  private async transaction(session: Session, action: TransactionAction, readOnly?: boolean): Promise<Outcome> {
     const status = session.transactionStatus;
     switch (action) {
       case 'begin':
         if (status !== 'I') return command('BEGIN', [{ code: SqlState.activeSqlTransaction, message: 'there is already a transaction in progress', severity: 'WARNING' }]);
         session.transactionStatus = 'T';
+        session.transactionReadOnly = readOnly;
         return command('BEGIN');
       case 'commit':
       case 'rollback': {
         const open = status !== 'I' || session.implicitBlock;
         session.transactionStatus = 'I';
+        session.transactionReadOnly = undefined;
         if (action === 'commit' && status !== 'E') await this.commit(session).catch(mapStoreError);
         else session.pending = [];
         const notices: Notice[] = open ? [] : [{ code: SqlState.invalidTransactionState, message: 'there is no transaction in progress', severity: 'WARNING' }];
@@ -378,6 +391,26 @@ export class Executor {
 
 }
 
+/**
+ * The SQL of one of our reads. A user's SHOW ... WHERE expression in it passes the read-only gate
+ * first, like any client query (only reads, only allowed functions); a gate error points into
+ * the expression as the user wrote it.
+ */
+function gatedQuerySql(plan: Extract<Plan, { kind: 'query' }>): string {
+  if (!plan.filter) return plan.sql;
+  const { offset, length, pos } = plan.filter;
+  try {
+    const gated = gateStatement(plan.sql);
+    if (gated.kind !== 'read') throw new SqlError(SqlState.syntaxError, 'a WHERE expression must be an expression');
+    return gated.text;
+  } catch (err) {
+    if (!(err instanceof SqlError)) throw err;
+    const at = err.position;
+    const position = at !== undefined && at >= offset && at <= offset + length ? pos + (at - offset) : pos;
+    throw new SqlError(err.code, err.message, { detail: err.detail, hint: err.hint, position });
+  }
+}
+
 /** Item names a statement mentions: what the executor loads for the planner. */
 function namesIn(stmt: Statement): string[] {
   const names: ObjectName[] = [];
@@ -386,6 +419,7 @@ function namesIn(stmt: Statement): string[] {
     case 'alter_secret':
     case 'validate_connection':
     case 'show_create_connection':
+    case 'comment':
       names.push(stmt.name);
       break;
     case 'rename':

@@ -15,7 +15,8 @@ export type GatedStatement =
   | { readonly kind: 'show'; readonly name: string }
   | { readonly kind: 'set'; readonly name: string; readonly value: string | undefined; readonly args: readonly SetArg[] }
   | { readonly kind: 'reset_all' }
-  | { readonly kind: 'transaction'; readonly action: TransactionAction }
+  /** `readOnly`: BEGIN READ ONLY / READ WRITE (undefined: the session's default). */
+  | { readonly kind: 'transaction'; readonly action: TransactionAction; readonly readOnly?: boolean }
   | { readonly kind: 'deallocate'; readonly name: string | undefined }
   | { readonly kind: 'discard_all' };
 
@@ -118,7 +119,7 @@ export function gateStatement(sql: string, knownTokens?: readonly Token[]): Gate
     case 'VariableSetStmt':
       return planSet(body);
     case 'TransactionStmt':
-      return { kind: 'transaction', action: transactionAction(String(body.kind)) };
+      return { kind: 'transaction', action: transactionAction(String(body.kind)), readOnly: readOnlyOption(body.options) };
     case 'DeallocateStmt':
       return { kind: 'deallocate', name: body.isall ? undefined : (body.name as string | undefined) };
     case 'DiscardStmt':
@@ -238,9 +239,15 @@ function planSet(body: Node): GatedStatement {
       const args = ((body.args as Node[] | undefined) ?? []).map(setArg);
       return { kind: 'set', name, value: args.map((a) => a.value).join(', '), args };
     }
-    case 'VAR_SET_MULTI':
-      // SET TRANSACTION ... / SET SESSION CHARACTERISTICS: accepted, nothing to keep.
-      return { kind: 'set', name: 'transaction', value: '', args: [] };
+    case 'VAR_SET_MULTI': {
+      // SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...: READ ONLY and
+      // READ WRITE are kept (they decide whether catalog changes are allowed); the rest is accepted.
+      const readOnly = readOnlyOption(body.args);
+      if (readOnly === undefined) return { kind: 'set', name: 'transaction', value: '', args: [] };
+      const target = name === 'transaction' ? 'transaction_read_only' : 'default_transaction_read_only';
+      const value = readOnly ? 'on' : 'off';
+      return { kind: 'set', name: target, value, args: [{ kind: 'word', value }] };
+    }
     default:
       throw new SqlError(SqlState.featureNotSupported, `SET ${name} FROM CURRENT is not supported`);
   }
@@ -256,6 +263,17 @@ function setArg(node: Node): SetArg {
   const cast = node.TypeCast as Node | undefined;
   if (cast) return setArg(cast.arg as Node);
   throw new SqlError(SqlState.featureNotSupported, 'SET takes literal values only');
+}
+
+/** READ ONLY (true) or READ WRITE (false) among a transaction's options, if given. */
+function readOnlyOption(options: unknown): boolean | undefined {
+  for (const o of (options as Node[] | undefined) ?? []) {
+    const def = o.DefElem as Node | undefined;
+    if (def?.defname !== 'transaction_read_only') continue;
+    const value = ((def.arg as Node | undefined)?.A_Const as Node | undefined)?.ival as Node | undefined;
+    return Number(value?.ival ?? 0) === 1;
+  }
+  return undefined;
 }
 
 function transactionAction(kind: string): TransactionAction {

@@ -30,8 +30,13 @@ export type Plan =
     }
   | { readonly kind: 'drop'; readonly items: readonly CatalogItem[] }
   | { readonly kind: 'validate_connection'; readonly id: string; readonly definition: AwsConnectionDef }
-  /** A read query the engine answers (SHOW ...). */
-  | { readonly kind: 'query'; readonly sql: string }
+  /** Set (or with null remove) the comment on an item: COMMENT ON. */
+  | { readonly kind: 'comment'; readonly id: string; readonly comment: string | null }
+  /**
+   * A read query the engine answers (SHOW ...). `filter` locates a user's WHERE expression in
+   * `sql`: the executor passes such a query through the read-only gate first.
+   */
+  | { readonly kind: 'query'; readonly sql: string; readonly filter?: { readonly offset: number; readonly length: number; readonly pos: number } }
   /** Nothing to do (IF [NOT] EXISTS hit); the notices say why. */
   | { readonly kind: 'noop' };
 

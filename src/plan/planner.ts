@@ -89,12 +89,10 @@ class Planner {
       }
       case 'show_objects':
         return { plan: this.planShowObjects(stmt), tag: 'SHOW' };
-      case 'show_create_connection': {
-        const item = this.resolveItem(stmt.name, 'connection');
-        const column = stmt.redacted ? 'redacted_create_sql' : 'create_sql';
-        const sql = `SELECT ${quoteLiteral(fullName(item.name))}::text AS name, ${column} AS create_sql FROM mz_catalog.mz_connections WHERE id = ${quoteLiteral(item.id)}`;
-        return { plan: { kind: 'query', sql }, tag: 'SHOW' };
-      }
+      case 'show_create_connection':
+        return { plan: this.planShowCreateConnection(stmt), tag: 'SHOW' };
+      case 'comment':
+        return { plan: this.planComment(stmt), tag: 'COMMENT' };
       default:
         return assertNever(stmt);
     }
@@ -367,21 +365,62 @@ class Planner {
   private plannedConnection(name: string, definition: AwsConnectionDef, secretName: (id: string) => string): PlannedConnection {
     return {
       definition,
-      createSql: renderConnectionSql(name, definition, secretName, false),
-      redactedCreateSql: renderConnectionSql(name, definition, secretName, true),
+      createSql: renderConnectionSql(name, definition, secretName, 'catalog'),
+      redactedCreateSql: renderConnectionSql(name, definition, secretName, 'catalog_redacted'),
       dependsOn: referencedSecretIds(definition),
     };
   }
 
   // ---- SHOW ----------------------------------------------------------------------------
 
+  /**
+   * SHOW CONNECTIONS / SHOW SECRETS, as Materialize plans them (show.rs, `ShowSelect::new`): the
+   * base query over mz_internal.mz_show_*, the user's filter around it, every column in order.
+   * A system schema holds no user items, so FROM mz_catalog shows none.
+   */
   private planShowObjects(stmt: Extract<Statement, { kind: 'show_objects' }>): Plan {
-    if (stmt.schema) this.resolveSchema(stmt.schema.parts.map((p) => p.value), stmt.schema.pos, 'read');
-    const sql =
+    const schemaId = stmt.schema ? this.resolveSchema(stmt.schema.parts.map((p) => p.value), stmt.schema.pos, 'read') : PUBLIC_SCHEMA_ID;
+    const inSchema = schemaId === undefined ? 'false' : `schema_id = ${quoteLiteral(schemaId)}`;
+    const columns = stmt.objectType === 'CONNECTIONS' ? ['name', 'type', 'comment'] : ['name', 'comment'];
+    const base =
       stmt.objectType === 'CONNECTIONS'
-        ? `SELECT name, type FROM mz_catalog.mz_connections WHERE schema_id = '${PUBLIC_SCHEMA_ID}' ORDER BY name`
-        : `SELECT name FROM mz_catalog.mz_secrets WHERE schema_id = '${PUBLIC_SCHEMA_ID}' ORDER BY name`;
-    return { kind: 'query', sql };
+        ? `SELECT name, type, comment FROM mz_internal.mz_show_connections connections WHERE ${inSchema}`
+        : `SELECT name, comment FROM mz_internal.mz_show_secrets secrets WHERE ${inSchema}`;
+    const head = `SELECT ${columns.join(', ')} FROM (${base}) q WHERE `;
+    const tail = ` ORDER BY ${columns.join(', ')}`;
+    const filter = stmt.filter;
+    if (filter?.kind === 'where') {
+      // Parenthesised: the expression is text the engine's parser reads, and the gate checks.
+      const sql = `${head}(${filter.expr}\n)${tail}`;
+      return { kind: 'query', sql, filter: { offset: head.length + 1, length: filter.expr.length, pos: filter.pos } };
+    }
+    const where = filter?.kind === 'like' ? `name LIKE ${quoteLiteral(filter.pattern)}` : 'true';
+    return { kind: 'query', sql: `${head}${where}${tail}` };
+  }
+
+  /**
+   * SHOW [REDACTED] CREATE CONNECTION: Materialize's simple format with names for ids and a
+   * closing semicolon (show.rs, `humanize_sql_for_show_create`), from the stored definition and
+   * the secrets' names now.
+   */
+  private planShowCreateConnection(stmt: Extract<Statement, { kind: 'show_create_connection' }>): Plan {
+    const item = this.resolveItem(stmt.name, 'connection');
+    const createSql = renderConnectionSql(item.name, item.definition!, (id) => this.itemName(id), stmt.redacted ? 'show_redacted' : 'show');
+    return { kind: 'query', sql: `SELECT ${quoteLiteral(fullName(item.name))}::text AS name, ${quoteLiteral(createSql)}::text AS create_sql` };
+  }
+
+  // ---- COMMENT ---------------------------------------------------------------------------
+
+  /**
+   * COMMENT ON {CONNECTION | SECRET} name IS {'text' | NULL}: the same checks as other DDL on an
+   * item (42704 unknown, 42809 wrong type) and refused in the system schemas, which hold only
+   * system objects.
+   */
+  private planComment(stmt: Extract<Statement, { kind: 'comment' }>): Plan {
+    const qualifier = stmt.name.parts.slice(0, -1).map((p) => p.value);
+    if (qualifier.length > 0) this.resolveSchema(qualifier, stmt.name.pos, 'create');
+    const item = this.resolveItem(stmt.name, OBJECT_KIND[stmt.objectType]);
+    return { kind: 'comment', id: item.id, comment: stmt.comment?.value ?? null };
   }
 
   // ---- names ---------------------------------------------------------------------------

@@ -33,6 +33,8 @@ export class Session {
   implicitBlock = false;
   /** Catalog changes of the open (explicit or implicit) transaction, in order. */
   pending: PendingChange[] = [];
+  /** BEGIN READ ONLY / READ WRITE or SET TRANSACTION for the open transaction; undefined: the default. */
+  transactionReadOnly: boolean | undefined;
   private readonly values = new Map<string, string>();
   private settingsCache: string | undefined;
 
@@ -50,6 +52,12 @@ export class Session {
     return this.transactionStatus !== 'I' || this.implicitBlock;
   }
 
+  /** Whether catalog changes are refused now: the transaction's READ ONLY, else the session's default. */
+  readOnly(): boolean {
+    const fallback = this.get('default_transaction_read_only') === 'on';
+    return this.transactionStatus !== 'I' ? (this.transactionReadOnly ?? fallback) : fallback;
+  }
+
   /** How long this session's statements may run: its own statement_timeout, at most the server's. */
   statementTimeoutMs(): number {
     const own = Number(this.values.get('statement_timeout') ?? 0);
@@ -60,6 +68,7 @@ export class Session {
     const key = name.toLowerCase();
     if (key === 'session_authorization') return this.user;
     if (key === 'statement_timeout') return formatDuration(this.statementTimeoutMs());
+    if (key === 'transaction_read_only') return this.readOnly() ? 'on' : 'off';
     return this.values.get(key) ?? settingSpec(key).default;
   }
 
@@ -94,7 +103,10 @@ export class Session {
    */
   engineSettings(): string {
     if (this.settingsCache !== undefined) return this.settingsCache;
-    const path = [...IMPLICIT_SCHEMAS, ...this.searchPath().filter((s) => !IMPLICIT_SCHEMAS.includes(s))];
+    // The user's path first, so current_schema() is theirs (public), as in Materialize; the
+    // system schemas after it still resolve unqualified names (nothing else can hold them).
+    const own = this.searchPath();
+    const path = [...own, ...IMPLICIT_SCHEMAS.filter((s) => !own.includes(s))];
     const settings: [string, string][] = [
       ['default_transaction_read_only', 'on'],
       ['iamlink.login_user', this.user],

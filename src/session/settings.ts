@@ -27,6 +27,12 @@ const onlyUtf8 = (value: string): string => {
   return 'UTF8';
 };
 
+const onOff = (value: string): string => {
+  if (/^(on|true|yes|1)$/i.test(value)) return 'on';
+  if (/^(off|false|no|0)$/i.test(value)) return 'off';
+  throw new SqlError(SqlState.invalidParameterValue, `parameter requires a Boolean value`);
+};
+
 const onlyOn = (value: string): string => {
   if (!/^(on|true|1)$/i.test(value)) throw new SqlError(SqlState.featureNotSupported, 'standard_conforming_strings must be on');
   return 'on';
@@ -49,8 +55,9 @@ export const SETTINGS: Record<string, SettingSpec> = {
   idle_in_transaction_session_timeout: { display: 'idle_in_transaction_session_timeout', default: '0' },
   transaction_isolation: { display: 'transaction_isolation', default: 'read committed' },
   default_transaction_isolation: { display: 'default_transaction_isolation', default: 'read committed' },
-  transaction_read_only: { display: 'transaction_read_only', default: 'off' },
-  default_transaction_read_only: { display: 'default_transaction_read_only', default: 'off' },
+  // Effective value from the session (Session.readOnly); SET TRANSACTION READ ONLY sets it.
+  transaction_read_only: { display: 'transaction_read_only', default: 'off', check: onOff },
+  default_transaction_read_only: { display: 'default_transaction_read_only', default: 'off', check: onOff },
   integer_datetimes: { display: 'integer_datetimes', default: 'on', reported: true, readOnly: true },
   server_version: { display: 'server_version', default: SERVER_VERSION, reported: true, readOnly: true },
   server_encoding: { display: 'server_encoding', default: 'UTF8', reported: true, readOnly: true },

@@ -123,6 +123,26 @@ export type Statement =
       readonly withOptions: readonly WithOption[];
     }
   | { readonly kind: 'validate_connection'; readonly name: ObjectName }
-  | { readonly kind: 'show_objects'; readonly objectType: 'CONNECTIONS' | 'SECRETS'; readonly schema: ObjectName | undefined }
-  | { readonly kind: 'show_create_connection'; readonly redacted: boolean; readonly name: ObjectName };
+  | {
+      readonly kind: 'show_objects';
+      readonly objectType: 'CONNECTIONS' | 'SECRETS';
+      readonly schema: ObjectName | undefined;
+      readonly filter: ShowFilter | undefined;
+    }
+  | { readonly kind: 'show_create_connection'; readonly redacted: boolean; readonly name: ObjectName }
+  | {
+      readonly kind: 'comment';
+      readonly objectType: ObjectType;
+      readonly name: ObjectName;
+      /** The new comment; null removes it (`IS NULL`). */
+      readonly comment: { readonly value: string; readonly pos: number } | null;
+    };
+
+/**
+ * `SHOW ... LIKE 'pattern'` or `SHOW ... WHERE expr`. The expression is kept as the text the user
+ * wrote: the parser is syntactic, and the engine's own parser (through the read-only gate) checks it.
+ */
+export type ShowFilter =
+  | { readonly kind: 'like'; readonly pattern: string; readonly pos: number }
+  | { readonly kind: 'where'; readonly expr: string; readonly pos: number };
 

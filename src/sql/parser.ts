@@ -12,6 +12,7 @@ import {
   type ObjectName,
   type ObjectType,
   type OptionValue,
+  type ShowFilter,
   type Statement,
   type WithOption,
 } from './ast.js';
@@ -48,6 +49,9 @@ export function isOwnStatement(tokens: readonly Token[]): boolean {
       return true;
     case 'show':
       return ['connections', 'secrets', 'create', 'redacted'].includes(w(1));
+    case 'comment':
+      // Only ours; COMMENT ON anything else goes to the gate, which refuses it as a write.
+      return w(1) === 'on' && (w(2) === 'connection' || w(2) === 'secret');
     default:
       return false;
   }
@@ -66,7 +70,7 @@ class Parser {
     private readonly text: string,
   ) {}
 
-  /** statement: create | alter | drop | validate | show */
+  /** statement: create | alter | drop | validate | show | comment */
   parseStatement(): Statement {
     const stmt = this.parseStatementBody();
     if (this.peek().kind !== 'eof') throw this.expected('end of statement');
@@ -74,7 +78,7 @@ class Parser {
   }
 
   private parseStatementBody(): Statement {
-    const word = this.expectOneOf(['create', 'alter', 'drop', 'validate', 'show']);
+    const word = this.expectOneOf(['create', 'alter', 'drop', 'validate', 'show', 'comment']);
     switch (word) {
       case 'create': {
         const what = this.expectOneOf(['secret', 'connection']);
@@ -91,6 +95,8 @@ class Parser {
       case 'validate':
         this.expectWord('connection');
         return { kind: 'validate_connection', name: this.parseObjectName() };
+      case 'comment':
+        return this.parseComment();
       default:
         return this.parseShow();
     }
@@ -178,17 +184,67 @@ class Parser {
     });
   }
 
-  /** SHOW {CONNECTIONS | SECRETS} [FROM schema] | SHOW [REDACTED] CREATE CONNECTION name */
+  /**
+   * SHOW {CONNECTIONS | SECRETS} [{FROM | IN} schema] [LIKE 'pattern' | WHERE expr]
+   *   | SHOW [REDACTED] CREATE CONNECTION name
+   */
   private parseShow(): Statement {
     const word = this.expectOneOf(['connections', 'secrets', 'create', 'redacted']);
     if (word === 'connections' || word === 'secrets') {
       const schema = this.eatWord('from') || this.eatWord('in') ? this.parseObjectName() : undefined;
-      return { kind: 'show_objects', objectType: word === 'connections' ? 'CONNECTIONS' : 'SECRETS', schema };
+      return { kind: 'show_objects', objectType: word === 'connections' ? 'CONNECTIONS' : 'SECRETS', schema, filter: this.parseShowFilter() };
     }
     const redacted = word === 'redacted';
     if (redacted) this.expectWord('create');
     this.expectWord('connection');
     return { kind: 'show_create_connection', redacted, name: this.parseObjectName() };
+  }
+
+  /**
+   * show filter: [LIKE 'pattern' | WHERE expr]. The expression runs to the end of the statement
+   * and is kept as written; only its parentheses are checked here, so that it cannot close the
+   * query it is placed in.
+   */
+  private parseShowFilter(): ShowFilter | undefined {
+    if (this.eatWord('like')) {
+      const t = this.peek();
+      if (t.kind !== 'string') throw this.expected('a string literal');
+      this.next();
+      return { kind: 'like', pattern: t.value, pos: t.start };
+    }
+    if (!this.eatWord('where')) return undefined;
+    const start = this.peek();
+    if (start.kind === 'eof') throw this.expected('an expression');
+    let depth = 0;
+    let last = start;
+    while (this.peek().kind !== 'eof') {
+      const t = this.next();
+      if (t.kind === 'op' && (t.value === '(' || t.value === '[')) depth++;
+      if (t.kind === 'op' && (t.value === ')' || t.value === ']') && --depth < 0) {
+        throw new SqlError(SqlState.syntaxError, `unbalanced "${t.value}" in WHERE expression`, { position: t.start });
+      }
+      last = t;
+    }
+    if (depth > 0) throw this.expected('")"');
+    return { kind: 'where', expr: this.text.slice(start.start, last.end), pos: start.start };
+  }
+
+  /** COMMENT ON {CONNECTION | SECRET} name IS {'text' | NULL} */
+  private parseComment(): Statement {
+    this.expectWord('on');
+    const objectType = this.expectOneOf(['connection', 'secret']) === 'secret' ? 'SECRET' : 'CONNECTION';
+    const name = this.parseObjectName();
+    this.expectWord('is');
+    const t = this.peek();
+    if (t.kind === 'string') {
+      this.next();
+      return { kind: 'comment', objectType, name, comment: { value: t.value, pos: t.start } };
+    }
+    if (t.kind === 'word' && t.value === 'null') {
+      this.next();
+      return { kind: 'comment', objectType, name, comment: null };
+    }
+    throw this.expected('a string literal or NULL');
   }
 
   /** option: name [=] value */

@@ -3,7 +3,8 @@
  * what logs and error texts use; the plain form round-trips through the parser.
  */
 import { assertNever } from '../errors.js';
-import type { ConnectionOption, Ident, ObjectName, OptionValue, Statement, WithOption } from './ast.js';
+import type { ConnectionOption, Ident, ObjectName, OptionValue, ShowFilter, Statement, WithOption } from './ast.js';
+import { tokenize } from './lexer.js';
 
 export interface PrintOptions {
   /** Replace every literal with '<REDACTED>'. */
@@ -19,9 +20,28 @@ export function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Always-quoted identifier, as used in canonical create_sql. */
+/** Always-quoted identifier: Materialize's stable format, used in mz_connections.create_sql. */
 export function quoteIdentAlways(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Keywords Materialize quotes even in its simple format (`Keyword::is_sometimes_reserved` in
+ * src/sql-lexer/src/keywords.rs: always reserved, or reserved in a table alias, a column alias
+ * or a scalar expression).
+ */
+const MZ_SOMETIMES_RESERVED: ReadonlySet<string> = new Set(
+  ('with select from where group having qualify window order limit offset fetch options returning union except intersect ' +
+    'case on join inner cross full left right natural using set outer year month day hour minute second').split(' '),
+);
+
+/**
+ * An identifier as Materialize prints it in its simple format (SHOW CREATE, redacted_create_sql):
+ * bare when it is lower-case letters, digits and underscores not starting with a digit and not a
+ * sometimes-reserved keyword (`Ident::can_be_printed_bare`), else double-quoted.
+ */
+export function quoteIdentSimple(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) && !MZ_SOMETIMES_RESERVED.has(name) ? name : quoteIdentAlways(name);
 }
 
 export function quoteLiteral(value: string): string {
@@ -62,6 +82,16 @@ function printOption(o: ConnectionOption | WithOption, opts: PrintOptions): stri
   return o.value === undefined ? o.name : `${o.name} = ${printValue(o.value, opts)}`;
 }
 
+function printShowFilter(filter: ShowFilter | undefined, opts: PrintOptions): string {
+  if (!filter) return '';
+  if (filter.kind === 'like') return ` LIKE ${opts.redacted ? REDACTED : quoteLiteral(filter.pattern)}`;
+  if (!opts.redacted) return ` WHERE ${filter.expr}`;
+  // Redacted: the expression's literals replaced, its words and operators kept.
+  const tokens = tokenize(filter.expr).filter((t) => t.kind !== 'eof');
+  const shown = tokens.map((t) => (t.kind === 'string' || t.kind === 'number' ? REDACTED : t.kind === 'quoted' ? quoteIdentAlways(t.value) : t.kind === 'param' ? `$${t.value}` : t.value));
+  return ` WHERE ${shown.join(' ')}`;
+}
+
 function printWith(withOptions: readonly WithOption[], opts: PrintOptions): string {
   return withOptions.length ? ` WITH (${withOptions.map((o) => printOption(o, opts)).join(', ')})` : '';
 }
@@ -88,9 +118,13 @@ export function printStatement(stmt: Statement, opts: PrintOptions = {}): string
     case 'validate_connection':
       return `VALIDATE CONNECTION ${printObjectName(stmt.name)}`;
     case 'show_objects':
-      return `SHOW ${stmt.objectType}${stmt.schema ? ` FROM ${printObjectName(stmt.schema)}` : ''}`;
+      return `SHOW ${stmt.objectType}${stmt.schema ? ` FROM ${printObjectName(stmt.schema)}` : ''}${printShowFilter(stmt.filter, opts)}`;
     case 'show_create_connection':
       return `SHOW ${stmt.redacted ? 'REDACTED ' : ''}CREATE CONNECTION ${printObjectName(stmt.name)}`;
+    case 'comment': {
+      const comment = stmt.comment === null ? 'NULL' : opts.redacted ? REDACTED : quoteLiteral(stmt.comment.value);
+      return `COMMENT ON ${stmt.objectType} ${printObjectName(stmt.name)} IS ${comment}`;
+    }
     default:
       return assertNever(stmt);
   }

@@ -166,3 +166,31 @@ describe('cancel inside a transaction', () => {
     expect((await b.query("SELECT count(*)::int AS n FROM mz_secrets WHERE name LIKE 'other_%'")).rows).toEqual([{ n: 12 }]);
   });
 });
+
+describe('read-only transactions and sessions', () => {
+  const server = useTestServer();
+
+  it('refuse catalog changes with 25006, and say so in transaction_read_only', async () => {
+    const c = await server().client();
+    const before = await catalogSnapshot(c);
+    await c.query('BEGIN READ ONLY');
+    expect((await c.query('SHOW transaction_read_only')).rows).toEqual([{ transaction_read_only: 'on' }]);
+    expect(await errorOf(c.query("CREATE SECRET ro_1 AS 'x'"))).toMatchObject({ code: '25006', message: 'cannot execute CREATE SECRET in a read-only transaction' });
+    await c.query('ROLLBACK');
+    await c.query('BEGIN');
+    await c.query('SET TRANSACTION READ ONLY');
+    expect(await errorOf(c.query('DROP SECRET IF EXISTS nothing'))).toMatchObject({ code: '25006' });
+    await c.query('ROLLBACK');
+    await c.query('SET default_transaction_read_only = on');
+    expect((await c.query('SHOW transaction_read_only')).rows).toEqual([{ transaction_read_only: 'on' }]);
+    expect(await errorOf(c.query("CREATE SECRET ro_2 AS 'x'"))).toMatchObject({ code: '25006' });
+    await c.query('BEGIN READ WRITE');
+    await c.query("CREATE SECRET ro_3 AS 'x'");
+    await c.query('ROLLBACK');
+    await c.query('RESET default_transaction_read_only');
+    expect((await c.query('SHOW transaction_read_only')).rows).toEqual([{ transaction_read_only: 'off' }]);
+    expect(await catalogSnapshot(c)).toEqual(before);
+    // Reads still work, and current_schema() is the user's, as in Materialize.
+    expect((await c.query('SELECT current_schema() AS s, current_database() AS d')).rows).toEqual([{ s: 'public', d: 'materialize' }]);
+  });
+});
