@@ -42,8 +42,8 @@ function lookupScript(n: number): string {
   return path;
 }
 
-function pgbench(url: string, script: string, env: NodeJS.ProcessEnv = {}): number {
-  const out = execFileSync('pgbench', ['-n', '-f', script, '-c', '4', '-j', '2', '-T', String(SECONDS), url], { encoding: 'utf8', env: { ...process.env, ...env } });
+function pgbench(url: string, script: string, env: NodeJS.ProcessEnv = {}, mode: 'simple' | 'prepared' = 'simple'): number {
+  const out = execFileSync('pgbench', ['-n', '-M', mode, '-f', script, '-c', '4', '-j', '2', '-T', String(SECONDS), url], { encoding: 'utf8', env: { ...process.env, ...env } });
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
   if (!m) throw new Error(`pgbench printed no tps:\n${out}`);
   return Number(m[1]);
@@ -110,6 +110,11 @@ async function benchLookup(): Promise<void> {
       const ours = pgbench(iamlink.url, script);
       const theirs = pgbench(postgres.url, script, pgEnv);
       rows.push(`| lookup by name, ${n.toLocaleString('en')} connections (TPS, 4 clients) | ${ours.toFixed(0)} | ${theirs.toFixed(0)} | ${(ours / theirs).toFixed(2)} |`);
+      if (n === Math.min(...SIZES)) {
+        // What drivers use: the extended protocol with a prepared statement (goal: ≥ simple).
+        const prepared = pgbench(iamlink.url, script, {}, 'prepared');
+        rows.push(`| … the same, pgbench -M prepared (TPS; iamlink prepared / iamlink simple) | ${prepared.toFixed(0)} | | ${(prepared / ours).toFixed(2)} |`);
+      }
       if (n === Math.max(...SIZES)) {
         await iamlink.stop();
         const reopened = await startIamlinkWithJump(dir);

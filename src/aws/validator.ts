@@ -1,6 +1,6 @@
 /**
  * VALIDATE CONNECTION: prove that a connection's credentials work and, for assume-role
- * connections, that the customer role is safe (DESIGN §6). Every failure names the hop that
+ * connections, that the customer role is safe (docs/design.md §6). Every failure names the hop that
  * failed and the AWS error code (DETAIL) and says what to change (HINT).
  *
  *   static keys:  access key → GetCallerIdentity

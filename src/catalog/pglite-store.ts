@@ -46,7 +46,7 @@ interface ClientResult {
 /**
  * The embedded store. PGlite is a single database session shared by every client, so all
  * access is serialised here and no engine transaction is ever held open across a client's
- * round trip (DESIGN §3).
+ * round trip (docs/design.md §3).
  *
  * The engine session is in one of two states: *system* (superuser, defaults: catalog work) or
  * *client* (a client's session authorization and settings, read-only by default: its queries).

@@ -1,5 +1,5 @@
 /**
- * The read-only gate for everything that is not one of our own statements (DESIGN §3):
+ * The read-only gate for everything that is not one of our own statements (docs/design.md §3):
  * the statement is parsed with the real PostgreSQL parser and only reads pass to the
  * engine; session and transaction commands are answered by the session itself.
  */

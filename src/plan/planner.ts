@@ -1,5 +1,5 @@
 /**
- * Statement → plan, with Materialize's checks and wording and precise SQLSTATEs (DESIGN §2).
+ * Statement → plan, with Materialize's checks and wording and precise SQLSTATEs (docs/design.md §2).
  * Pure: reads only the CatalogView it is given.
  */
 import {

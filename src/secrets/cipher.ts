@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { SqlError, SqlState } from '../errors.js';
 import { Redacted } from './redacted.js';
 
-/** What is stored for one secret: never the plaintext (DESIGN §4). */
+/** What is stored for one secret: never the plaintext (docs/design.md §4). */
 export interface SealedSecret {
   readonly keyId: string;
   readonly nonce: Buffer;

@@ -1,5 +1,5 @@
 /**
- * Session settings iamlink keeps per client (the engine is one shared session, DESIGN §3).
+ * Session settings iamlink keeps per client (the engine is one shared session, docs/design.md §3).
  * Settings marked `engine` are applied with SET LOCAL around each of the client's queries.
  */
 import { SqlError, SqlState } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * Recursive-descent parser for iamlink's own statements (DESIGN §2). It is purely syntactic:
+ * Recursive-descent parser for iamlink's own statements (docs/design.md §2). It is purely syntactic:
  * it records options with their positions and leaves legality to the planner.
  */
 import { SqlError, SqlState } from '../errors.js';

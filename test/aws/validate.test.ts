@@ -112,6 +112,8 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
         .filter((l) => l.includes('"msg":"validation"') && l.includes(`"connection":"${id}"`))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.map((l) => l.outcome)).toEqual(['58000', 'ok']);
+      // A failed validation is a warning for the operator; a successful one is information.
+      expect(lines.map((l) => l.level)).toEqual([40, 30]);
       expect(lines[0]).toMatchObject({ hop: 'access key → STS' });
       expect(typeof lines[1]!.durationMs).toBe('number');
       expect(await server.logText()).not.toContain(user.secretAccessKey);

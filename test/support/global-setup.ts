@@ -1,6 +1,6 @@
 /**
  * Build one migrated catalog data directory per test run; each test server starts from a
- * copy (DESIGN §3: a fresh engine costs seconds and ~800 MB, a reopened copy a fraction).
+ * copy (docs/design.md §3: a fresh engine costs seconds and ~800 MB, a reopened copy a fraction).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
