@@ -112,7 +112,7 @@ export class Validator {
           'customer role → STS',
           `could not use the credentials of role ${req.roleArn}: ${err.error.code}`,
           `Hop: customer role (${req.roleArn}) → STS GetCallerIdentity. ${describe(err.error)}`,
-          transientHint(err.error),
+          transientHint(err.error, ROLE_ENDPOINT),
           err.error,
         );
       }
@@ -121,7 +121,7 @@ export class Validator {
         'jump role → customer role',
         `could not assume role ${req.roleArn}: ${e.code}`,
         `Hop: jump role (${jump.roleArn}) → customer role (${req.roleArn}) with external ID ${req.externalId}. ${describe(e)}`,
-        e.code === 'AccessDenied' ? `Check that the role exists and trusts ${jump.roleArn}. ${policyHint}` : transientHint(e),
+        e.code === 'AccessDenied' ? `Check that the role exists and trusts ${jump.roleArn}. ${policyHint}` : transientHint(e, ROLE_ENDPOINT),
         e,
       );
     }
@@ -140,7 +140,7 @@ export class Validator {
         'jump role → customer role',
         `could not verify that role ${req.roleArn} requires its external ID: ${outcome.error.code}`,
         `Hop: jump role (${jumpArn}) → customer role (${req.roleArn}) with ${which === 'no' ? 'no' : 'a wrong'} external ID. ${describe(outcome.error)}`,
-        transientHint(outcome.error),
+        transientHint(outcome.error, ROLE_ENDPOINT),
         outcome.error,
       );
     }
@@ -199,6 +199,8 @@ function isTransient(e: StsCallError): boolean {
 /** Where a hop's STS endpoint comes from: the connection's options, or (the jump hop) the server's environment. */
 const CONNECTION_ENDPOINT = "the connection's ENDPOINT and REGION";
 const SERVER_ENDPOINT = 'the STS endpoint and region the iamlink server uses (AWS_ENDPOINT_URL, AWS_REGION)';
+/** Assume-role hops are signed with the jump role: they go to the server's STS, in the connection's REGION. */
+const ROLE_ENDPOINT = "the connection's REGION, the STS endpoint the iamlink server uses (AWS_ENDPOINT_URL)";
 
 function transientHint(e: StsCallError, endpoint = CONNECTION_ENDPOINT): string {
   if (!isTransient(e)) return "Check the connection's options and the role's policies against the AWS error above.";

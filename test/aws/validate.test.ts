@@ -381,6 +381,7 @@ describe('VALIDATE CONNECTION through a real STS role chain', () => {
         expect(err.code).toBe('58000');
         expect(err.message).toContain('AccessDenied'); // answered by the server's own STS
         expect(seen).toEqual([]);
+        expect(`${err.hint}`).not.toContain("connection's ENDPOINT");
       } finally {
         trap.close();
       }
