@@ -37,6 +37,10 @@ REVOKE EXECUTE ON FUNCTION pg_catalog.pg_current_xact_id() FROM PUBLIC;
 -- The engine is one session: these would show other clients' statements.
 REVOKE SELECT ON pg_catalog.pg_prepared_statements, pg_catalog.pg_cursors FROM PUBLIC;
 
+-- session_user is the client's own now (session authorization): the stand-in function that the
+-- gate used to rewrite session_user into, and the setting it read, are gone.
+DROP FUNCTION mz_catalog."session_user"();
+
 -- 2. Every item id ever issued, and the external id it carries, recorded once and never
 -- changed or deleted: no code path can hand out an id (and so an external id) twice. Ids are
 -- recorded when allocated, committed on their own (an external id may reach a customer in a

@@ -11,7 +11,7 @@ import { AwsSdkSts } from './aws/sts.js';
 import { defaultSessionName } from './aws/trust-policy.js';
 import { Validator } from './aws/validator.js';
 import { Catalog } from './catalog/catalog.js';
-import { acquireDataDirLock, type DataDirLock } from './catalog/data-dir-lock.js';
+import { acquireDataDirLock } from './catalog/data-dir-lock.js';
 import { migrate } from './catalog/migrations.js';
 import { PgliteStore } from './catalog/pglite-store.js';
 import type { CatalogStore } from './catalog/store.js';

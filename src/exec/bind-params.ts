@@ -6,8 +6,7 @@
 import { SqlError, SqlState } from '../errors.js';
 import type { BindValues } from '../protocol-frames.js';
 import type { OptionValue, Statement } from '../sql/ast.js';
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+import { decodeUtf8 } from '../utf8.js';
 
 type Param = Extract<OptionValue, { kind: 'param' }>;
 
@@ -27,14 +26,8 @@ export function bindParams(stmt: Statement, bind: BindValues | undefined): State
     const value = bind?.params[p.index - 1];
     if (!bind || value === undefined) throw new SqlError(SqlState.undefinedParameter, `there is no parameter $${p.index}`, { position: p.pos });
     if (value === null) throw new SqlError(SqlState.nullValueNotAllowed, `parameter $${p.index} must not be NULL`, { position: p.pos });
-    let text: string;
-    try {
-      // Text and binary formats carry the same bytes for a text value.
-      text = UTF8.decode(value);
-    } catch {
-      throw new SqlError(SqlState.characterNotInRepertoire, `invalid byte sequence for encoding "UTF8" in parameter $${p.index}`);
-    }
-    return { kind: 'string', value: text, pos: p.pos };
+    // Text and binary formats carry the same bytes for a text value.
+    return { kind: 'string', value: decodeUtf8(value, `parameter $${p.index}`), pos: p.pos };
   });
 }
 

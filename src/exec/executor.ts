@@ -167,7 +167,7 @@ export class Executor {
       throw new SqlError(SqlState.readOnlySqlTransaction, `cannot execute ${printStatement(stmt, { redacted: true }).split(' ').slice(0, 2).join(' ')} in a read-only transaction`);
     }
     if (session.inTransaction && CATALOG_WRITES.has(stmt.kind)) return this.stage(session, stmt, cancel);
-    const { store, catalog } = this.deps;
+    const { catalog } = this.deps;
     const run = async (tx: Queryable): Promise<{ planned: Planned; validateAs?: string; ids?: ItemIds }> => {
       const p = await this.plan(tx, session, stmt);
       // WITH (VALIDATE = true): validate first, with the id the connection will have, and
@@ -180,7 +180,7 @@ export class Executor {
       await applyPlan(catalog, tx, p.plan, session.roleId);
       return { planned: p };
     };
-    const first = await (session.pending.length > 0 ? this.inView(session, run) : store.transaction(run)).catch(mapStoreError);
+    const first = await this.inView(session, run).catch(mapStoreError);
     const { planned, validateAs, ids } = first;
     const plan = planned.plan;
     switch (plan.kind) {

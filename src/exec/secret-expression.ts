@@ -7,12 +7,11 @@
 import { SqlError, SqlState, type SqlStateCode } from '../errors.js';
 import type { Frame } from '../protocol-frames.js';
 import { tokenize } from '../sql/lexer.js';
+import { decodeUtf8 } from '../utf8.js';
 import { gateStatement } from './query-gate.js';
 
 /** Words that would bring a relation into the expression. */
 const RELATIONAL = new Set(['select', 'from', 'table', 'values', 'with']);
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Evaluate `sql` (at `pos` in the statement) with `read`, a client read of one statement. */
 export async function evaluateSecretExpression(sql: string, pos: number, read: (text: string) => Promise<Frame[]>): Promise<string> {
@@ -45,11 +44,10 @@ function decodeValue(row: Buffer): string {
   if (length < 0) throw new SqlError(SqlState.nullValueNotAllowed, 'secret value must not be NULL');
   const hex = row.toString('latin1', 11, 11 + length);
   try {
-    return UTF8.decode(Buffer.from(hex.replace(/^\\x/, ''), 'hex'));
-  } catch {
-    throw new SqlError(SqlState.characterNotInRepertoire, 'secret value must be UTF-8 text', {
-      hint: 'iamlink keeps secrets as text: encode binary values, e.g. as base64, before storing them.',
-    });
+    return decodeUtf8(Buffer.from(hex.replace(/^\\x/, ''), 'hex'), 'the secret value');
+  } catch (err) {
+    const e = err as SqlError;
+    throw new SqlError(e.code, e.message, { hint: 'iamlink keeps secrets as text: encode binary values, e.g. as base64, before storing them.' });
   }
 }
 

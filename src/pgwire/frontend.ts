@@ -3,43 +3,10 @@
  * client side, reading a trusted server); a server reads untrusted bytes, so this reader
  * checks every length and terminator and throws MalformedMessage instead of reading past.
  */
-import { SqlError, SqlState } from '../errors.js';
+import { decodeUtf8 } from '../utf8.js';
 import { FrontendCode } from './codes.js';
 
 export class MalformedMessage extends Error {}
-
-// ignoreBOM: a leading byte-order mark is the client's text, not ours to drop.
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/**
- * Text from a client must be valid UTF-8: PostgreSQL refuses anything else with 22021 rather
- * than storing a replacement character (a secret value would be silently corrupted).
- */
-export function decodeUtf8(bytes: Buffer): string {
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    const at = firstInvalidUtf8(bytes);
-    const shown = [...bytes.subarray(at, at + 2)].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(' ');
-    throw new SqlError(SqlState.characterNotInRepertoire, `invalid byte sequence for encoding "UTF8": ${shown}`);
-  }
-}
-
-/** The offset of the first byte that does not begin a valid UTF-8 sequence. */
-function firstInvalidUtf8(bytes: Buffer): number {
-  for (let i = 0; i < bytes.length; ) {
-    const b = bytes[i]!;
-    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
-    if (n === 0 || i + n > bytes.length) return i;
-    try {
-      UTF8.decode(bytes.subarray(i, i + n));
-    } catch {
-      return i;
-    }
-    i += n;
-  }
-  return 0;
-}
 
 export class CheckedReader {
   private off = 0;

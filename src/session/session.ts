@@ -109,7 +109,6 @@ export class Session {
     const path = [...own, ...IMPLICIT_SCHEMAS.filter((s) => !own.includes(s))];
     const settings: [string, string][] = [
       ['default_transaction_read_only', 'on'],
-      ['iamlink.login_user', this.user],
       ['search_path', path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')],
       ['statement_timeout', String(this.statementTimeoutMs())],
     ];

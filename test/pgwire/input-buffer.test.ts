@@ -10,7 +10,6 @@ import { InputBuffer } from '../../src/pgwire/input-buffer.js';
 import { seededRandom } from '../support/random.js';
 
 const KiB = 1024;
-const MiB = 1024 * KiB;
 
 /**
  * What the connection does after every chunk: peek at the type byte and the length, and take
