@@ -126,10 +126,16 @@ CREATE FUNCTION mz_catalog."session_user"() RETURNS name
 
 -- The role every client session runs as (through its own member role): it reads the
 -- system views and pg_catalog, and nothing in iamlink_internal.
+-- Roles are the whole server's: on a shared PostgreSQL another catalog's database may create it
+-- at the same moment (then this one's CREATE fails on the unique name, and the role is there).
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'iamlink_reader') THEN
-    CREATE ROLE iamlink_reader NOLOGIN;
+    BEGIN
+      CREATE ROLE iamlink_reader NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;
+    END;
   END IF;
 END
 $$;

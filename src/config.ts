@@ -33,6 +33,13 @@ export const configSchema = z.object({
   awsExternalIdPrefix: externalIdPrefix.optional(),
   awsConnectionRoleArn: z.string().regex(ROLE_ARN, "expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/iamlink'").optional(),
   secretsKeyFile: z.string().min(1).optional(),
+  /** A shared PostgreSQL catalog (several nodes); without it, the embedded one in --data-dir. */
+  catalogUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, "expected a PostgreSQL URL such as 'postgres://iamlink:password@db.example.com:5432/iamlink'")
+    .optional(),
+  /** Sessions to the shared catalog for client reads (and as many for catalog work). */
+  catalogPoolSize: z.coerce.number().int().min(1).max(1000).default(10),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /**
    * The longest a client read may run, and each session's default statement_timeout. On the
@@ -75,6 +82,8 @@ const FLAGS = {
   'aws-external-id-prefix': 'awsExternalIdPrefix',
   'aws-connection-role-arn': 'awsConnectionRoleArn',
   'secrets-key-file': 'secretsKeyFile',
+  'catalog-url': 'catalogUrl',
+  'catalog-pool-size': 'catalogPoolSize',
   'log-level': 'logLevel',
   'statement-timeout-ms': 'statementTimeoutMs',
   'max-message-bytes': 'maxMessageBytes',
@@ -93,7 +102,9 @@ const HELP = {
   'environment-id': "this environment's id, as Materialize's: names role sessions (generated on first start)",
   'aws-external-id-prefix': 'external ids are mz_<prefix>_<connection id> (generated on first start)',
   'aws-connection-role-arn': 'the jump role iamlink assumes: the principal customers trust (docs/aws-setup.md)',
-  'secrets-key-file': 'AES-256 key for secrets at rest (64 hex characters; created 0600 if missing)',
+  'secrets-key-file': 'AES-256 key for secrets at rest (64 hex characters; created 0600 if missing; required with --catalog-url)',
+  'catalog-url': 'postgres://... : keep the catalog in this PostgreSQL database, shared by several nodes (docs/scale-out.md)',
+  'catalog-pool-size': 'sessions to the shared catalog for client reads, and as many for catalog work',
   'log-level': 'trace, debug, info, warn, error, fatal or silent',
   'statement-timeout-ms': "longest a client read may run; each session's default statement_timeout",
   'max-message-bytes': 'largest query string or protocol message',
@@ -162,6 +173,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const key = String(issue.path[0]);
     const flag = Object.entries(FLAGS).find(([, k]) => k === key)?.[0] ?? key;
     throw new ConfigError(`invalid --${flag} (or ${envName(flag)}): ${issue.message}`);
+  }
+  if (parsed.data.catalogUrl !== undefined && parsed.data.secretsKeyFile === undefined) {
+    // Every node must hold the same key; one made up by this node would strand the others' secrets.
+    throw new ConfigError(`--secrets-key-file (or ${envName('secrets-key-file')}) is required with --catalog-url: every node sharing the catalog needs the same key`);
   }
   const dataDir = resolve(parsed.data.dataDir);
   return Object.freeze({

@@ -9,6 +9,7 @@ export const SqlState = {
   successfulCompletion: '00000',
   warning: '01000',
   connectionException: '08000',
+  connectionFailure: '08006',
   protocolViolation: '08P01',
   featureNotSupported: '0A000',
   nullValueNotAllowed: '22004',

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     log.warn({ listen: config.listen.host }, 'listening beyond loopback with trust authentication: anyone who can reach this address can connect');
   }
   // Print only once the handlers are in place: whoever reads this line may signal at once.
-  process.stdout.write(`iamlink listening on ${server.host}:${server.port} (data in ${config.dataDir}); connect with: psql ${server.url}\n`);
+  process.stdout.write(`iamlink listening on ${server.host}:${server.port} (catalog in ${server.catalog}); connect with: psql ${server.url}\n`);
 }
 
 void main();

@@ -14,6 +14,7 @@ import { Catalog } from './catalog/catalog.js';
 import { acquireDataDirLock } from './catalog/data-dir-lock.js';
 import { migrate } from './catalog/migrations.js';
 import { PgliteStore } from './catalog/pglite-store.js';
+import { PostgresStore } from './catalog/postgres-store.js';
 import type { CatalogStore } from './catalog/store.js';
 import { ConfigError, type Config } from './config.js';
 import { SqlError, SqlState } from './errors.js';
@@ -32,6 +33,8 @@ export interface RunningServer {
   readonly config: Config;
   readonly environmentId: string;
   readonly externalIdPrefix: string;
+  /** Where the catalog is: the data directory, or the shared database's URL without its password. */
+  readonly catalog: string;
   /** psql-ready connection string. */
   readonly url: string;
   close(): Promise<void>;
@@ -48,17 +51,23 @@ const RESERVED_USERS = /^(postgres|public|none|current_user|current_role|session
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = await acquireDataDirLock(config.dataDir);
-  let store: PgliteStore | undefined;
+  const opened = await openStore(config, log);
+  const { store } = opened;
   try {
-    store = await PgliteStore.open(`${config.dataDir}/catalog`);
-    await migrate(store);
-    const cipher = new SecretCipher(await loadSecretsKey(config.secretsKeyFile, true));
-    const catalog = new Catalog(cipher);
-    await store.transaction((tx) => catalog.checkIdCounter(tx));
-    const identity = await settleIdentity(store, catalog, config);
-    await initQueryGate(await store.transaction((tx) => catalog.clientFunctions(tx)));
+    const cipher = new SecretCipher(await loadSecretsKey(config.secretsKeyFile, !store.capabilities.shared));
+    const catalog = new Catalog(cipher, { clientLoginRole: store.capabilities.clientLoginRole });
+    // Nodes starting together migrate and settle the catalog one at a time.
+    const identity = await store.withMigrationLock(async () => {
+      await migrate(store);
+      if (store instanceof PostgresStore) await store.prepareClientRole();
+      await store.transaction(async (tx) => {
+        await catalog.checkIdCounter(tx);
+        await catalog.settleSecretsKey(tx);
+      });
+      return settleIdentity(store, catalog, config);
+    });
+    const [functions, immutable] = await store.transaction(async (tx) => [await catalog.clientFunctions(tx), await catalog.immutableFunctions(tx)] as const);
+    await initQueryGate(functions, immutable);
     const validation = createValidation(config, identity, options.aws);
     const executor = new Executor({
       store,
@@ -73,23 +82,63 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const listener = await listen(config, log, store, catalog, executor);
     const address = listener.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const openStore = store;
     return {
       host: address.address,
       port: address.port,
       config,
       ...identity,
+      catalog: opened.description,
       url: `postgres://materialize@${host}:${address.port}/materialize`,
       close: async () => {
         await listener.close();
-        await openStore.close();
+        await opened.close();
+      },
+    };
+  } catch (err) {
+    await opened.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The catalog store: the shared PostgreSQL database of --catalog-url, or the embedded engine in
+ * --data-dir (which one process at a time may hold: its lock).
+ */
+async function openStore(config: Config, log: Logger): Promise<{ store: CatalogStore; description: string; close(): Promise<void> }> {
+  if (config.catalogUrl !== undefined) {
+    const store = await PostgresStore.open(config.catalogUrl, {
+      poolSize: config.catalogPoolSize,
+      // A session the database dropped (a restart): the pool opens a new one at the next statement.
+      onPoolError: (err) => log.warn({ err: { message: err.message } }, 'catalog database session lost'),
+    });
+    return { store, description: describeCatalogUrl(config.catalogUrl), close: () => store.close() };
+  }
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireDataDirLock(config.dataDir);
+  try {
+    const store = await PgliteStore.open(`${config.dataDir}/catalog`);
+    return {
+      store,
+      description: config.dataDir,
+      close: async () => {
+        await store.close();
         await lock.release();
       },
     };
   } catch (err) {
-    await store?.close().catch(() => undefined);
     await lock.release();
     throw err;
+  }
+}
+
+/** A catalog URL without its password, for logs and the start line. */
+function describeCatalogUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return 'postgres://...';
   }
 }
 
@@ -119,7 +168,8 @@ async function settleIdentity(store: CatalogStore, catalog: Catalog, config: Con
     const settle = async (key: string, flag: string, wanted: string | undefined, generate: () => string): Promise<string> => {
       const stored = await catalog.getSetting(tx, key);
       if (stored !== undefined && wanted !== undefined && wanted !== stored) {
-        throw new ConfigError(`--${flag} is '${wanted}' but this data directory was created with '${stored}'; changing it would change the external id of every existing connection`);
+        const where = store.capabilities.shared ? 'the shared catalog' : 'this data directory';
+        throw new ConfigError(`--${flag} is '${wanted}' but ${where} was created with '${stored}'; changing it would change the external id of every existing connection`);
       }
       const value = stored ?? wanted ?? generate();
       if (stored === undefined) await catalog.putSetting(tx, key, value);

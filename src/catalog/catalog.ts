@@ -7,6 +7,8 @@ import type { SecretCipher } from '../secrets/cipher.js';
 import type { Redacted } from '../secrets/redacted.js';
 import { PUBLIC_SCHEMA_ID, type AwsConnectionDef, type CatalogItem, type ItemKind, type StoredConnection } from './model.js';
 import type { Queryable } from './store.js';
+import { SqlError, SqlState } from '../errors.js';
+import { quoteIdentAlways } from '../sql/printer.js';
 
 interface ItemRow {
   id: string;
@@ -32,8 +34,16 @@ function toItem(r: ItemRow): CatalogItem {
 /** The catalog breaks an invariant iamlink relies on: the server must not start on it. */
 export class CatalogIntegrityError extends Error {}
 
+export interface CatalogOptions {
+  /** The engine role client sessions log in as, granted each login's role (the shared store's). */
+  readonly clientLoginRole?: string;
+}
+
 export class Catalog {
-  constructor(private readonly cipher: SecretCipher) {}
+  constructor(
+    private readonly cipher: SecretCipher,
+    private readonly options: CatalogOptions = {},
+  ) {}
 
   /**
    * The items named (in the public schema), the connections that depend on them, and the
@@ -159,12 +169,40 @@ export class Catalog {
     }
   }
 
+  /**
+   * Refuse a secrets key that cannot open the catalog's secrets (every node sharing a catalog must
+   * hold the same key); on first start, record the key's id.
+   */
+  async settleSecretsKey(tx: Queryable): Promise<void> {
+    const keyId = this.cipher.keyId;
+    const recorded = await this.getSetting(tx, 'secrets_key_id');
+    const written = recorded !== undefined ? [recorded] : (await tx.query<{ key_id: string }>('SELECT DISTINCT key_id FROM iamlink_internal.secrets')).map((r) => r.key_id);
+    const other = written.find((k) => k !== keyId);
+    if (other !== undefined) {
+      throw new CatalogIntegrityError(
+        `the secrets key has key id ${keyId}, but the catalog's secrets were written with the key whose id is ${other}: this node could not read them. ` +
+          'Start it with the same --secrets-key-file as the catalog\'s other nodes (or the one it was created with)',
+      );
+    }
+    if (recorded === undefined) await this.putSetting(tx, 'secrets_key_id', keyId);
+  }
+
   /** The functions client queries may call: those the client role may execute in the engine. */
   async clientFunctions(tx: Queryable): Promise<string[]> {
     const rows = await tx.query<{ proname: string }>(
       `SELECT DISTINCT p.proname FROM pg_catalog.pg_proc p
         WHERE p.pronamespace::regnamespace::text IN ('pg_catalog', 'mz_catalog', 'mz_internal', 'information_schema')
           AND pg_catalog.has_function_privilege('iamlink_reader', p.oid, 'EXECUTE')`,
+    );
+    return rows.map((r) => r.proname);
+  }
+
+  /** The functions of `clientFunctions` whose every overload is immutable. */
+  async immutableFunctions(tx: Queryable): Promise<string[]> {
+    const rows = await tx.query<{ proname: string }>(
+      `SELECT p.proname FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace::regnamespace::text IN ('pg_catalog', 'mz_catalog', 'mz_internal', 'information_schema')
+        GROUP BY p.proname HAVING bool_and(p.provolatile = 'i')`,
     );
     return rows.map((r) => r.proname);
   }
@@ -177,7 +215,11 @@ export class Catalog {
 
   // ---- roles and settings --------------------------------------------------------------
 
-  /** The role id for a login name, creating the catalog role and its engine role on first use. */
+  /**
+   * The role id for a login name, creating the catalog role and its engine role on first use.
+   * Engine roles are the whole engine's (on a shared server, other databases' too): a name held
+   * by an engine role that is not a plain member of iamlink_reader is refused, never adopted.
+   */
   async ensureRole(tx: Queryable, name: string): Promise<string> {
     const existing = await tx.query<{ id: string }>('SELECT id FROM iamlink_internal.roles WHERE name = $1', [name]);
     if (existing[0]) return existing[0].id;
@@ -186,9 +228,17 @@ export class Catalog {
        VALUES ('u' || nextval('iamlink_internal.role_id_seq'), 30000 + currval('iamlink_internal.role_id_seq'), $1) RETURNING id`,
       [name],
     );
-    const quoted = `"${name.replace(/"/g, '""')}"`;
-    const engineRole = await tx.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
-    if (engineRole.length === 0) await tx.exec(`CREATE ROLE ${quoted} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE iamlink_reader`);
+    const quoted = quoteIdentAlways(name);
+    const [engineRole] = await tx.query<{ plain: boolean }>(
+      `SELECT NOT (r.rolsuper OR r.rolcanlogin OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls)
+              AND pg_catalog.pg_has_role(r.oid, 'iamlink_reader', 'MEMBER') AS plain
+         FROM pg_catalog.pg_roles r WHERE r.rolname = $1`,
+      [name],
+    );
+    if (!engineRole) await tx.exec(`CREATE ROLE ${quoted} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE iamlink_reader`);
+    else if (!engineRole.plain) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${name}" is reserved`, { detail: 'The catalog database has a role of that name with more rights than an iamlink login.' });
+    // Client sessions log in as one role and take each client's own for its reads (SET ROLE).
+    if (this.options.clientLoginRole !== undefined) await tx.exec(`GRANT ${quoted} TO ${quoteIdentAlways(this.options.clientLoginRole)}, CURRENT_USER`);
     return rows[0]!.id;
   }
 

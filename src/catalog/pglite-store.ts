@@ -1,9 +1,11 @@
 import { serialize } from 'pg-protocol';
 import { SqlError, SqlState } from '../errors.js';
 import { encodeBind, framesBeforeReady, type BindValues, type Frame } from '../protocol-frames.js';
+import { AnswerCache } from './answer-cache.js';
 import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
-import type { CatalogStore, ClientRead, ClientReadOptions, Queryable } from './store.js';
+import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
+import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
 
 /** Engine prepared statements kept for lifted client queries before they are all dropped. */
 const MAX_PREPARED = 512;
@@ -53,7 +55,10 @@ interface ClientResult {
  * needs another; consecutive reads by clients with the same settings run with no wrapper.
  */
 export class PgliteStore implements CatalogStore {
+  readonly capabilities: StoreCapabilities = { shared: false, concurrentReads: false };
   private readonly lock = new Mutex();
+  /** Answers of repeatable reads, until the next catalog write (this process is the only writer). */
+  private readonly answers = new AnswerCache(32 * 1024 * 1024);
   /** (client settings, parameter types, lifted text) → engine statement name, or null if the engine could not prepare it. */
   private readonly prepared = new Map<string, string | null>();
   private nextStatement = 1;
@@ -105,6 +110,7 @@ export class PgliteStore implements CatalogStore {
 
   query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     return this.lock.run(async () => {
+      this.answers.clear();
       await this.asSystem();
       return this.engineQuery<R>(sql, params);
     });
@@ -113,6 +119,7 @@ export class PgliteStore implements CatalogStore {
   /** Run a multi-statement script (migrations). */
   exec(sql: string): Promise<void> {
     return this.lock.run(async () => {
+      this.answers.clear();
       await this.asSystem();
       await this.engineExec(sql);
     });
@@ -125,12 +132,19 @@ export class PgliteStore implements CatalogStore {
       try {
         const result = await fn(this.tx);
         await this.engineExec(options.rollback ? 'ROLLBACK' : 'COMMIT');
+        // Cleared after the commit, inside the lock: no read can cache an answer from before it.
+        if (!options.rollback) this.answers.clear();
         return result;
       } catch (err) {
         await this.engineExec('ROLLBACK');
         throw err;
       }
     });
+  }
+
+  /** One process owns the data directory (its lock): there is no one to wait for. */
+  withMigrationLock<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
   }
 
   /** A restarted engine (a timeout, a cancel, a crash) is a fresh session in the system state. */
@@ -165,26 +179,39 @@ export class PgliteStore implements CatalogStore {
 
   execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
     const canceled = (): SqlError => new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
+    const key = this.answers.keyOf(read, options);
+    const known = key === undefined ? undefined : this.answers.get(key);
+    if (known) return options.cancel?.aborted ? Promise.reject(canceled()) : Promise.resolve(known);
     return this.lock.run(
       async () => {
         if (options.pending) return this.readWithPending(read, options);
-        // A lifted simple query, or a client's portal: an engine prepared statement, planned once.
-        const statement =
-          read.kind === 'query' && read.lifted
-            ? { text: read.lifted.text, types: read.lifted.types, bind: { paramFormats: [], params: read.lifted.params.map((p) => Buffer.from(p)), resultFormats: [] } }
-            : read.kind === 'portal'
-              ? { text: read.text, types: read.paramTypes, bind: read.bind }
-              : undefined;
-        if (statement) {
-          const out = await this.runPrepared(statement.text, statement.types, statement.bind, options);
-          if (out) return withoutParseBind(out);
+        if (key !== undefined) {
+          const answer = await this.runRead(read, options);
+          this.answers.put(key, answer);
+          return answer;
         }
-        await this.asClient(options.settingsSql);
-        return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.expectedState));
+        return this.runRead(read, options);
       },
       options.cancel,
       canceled,
     );
+  }
+
+  /** A read on the engine (in the lock). */
+  private async runRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
+    // A lifted simple query, or a client's portal: an engine prepared statement, planned once.
+    const statement =
+      read.kind === 'query' && read.lifted
+        ? { text: read.lifted.text, types: read.lifted.types, bind: { paramFormats: [], params: read.lifted.params.map((p) => Buffer.from(p)), resultFormats: [] } }
+        : read.kind === 'portal'
+          ? { text: read.text, types: read.paramTypes, bind: read.bind }
+          : undefined;
+    if (statement) {
+      const out = await this.runPrepared(statement.text, statement.types, statement.bind, options);
+      if (out) return withoutParseBind(out);
+    }
+    await this.asClient(settingsSqlOf(options.settings));
+    return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.expectedState));
   }
 
   /**
@@ -198,7 +225,7 @@ export class PgliteStore implements CatalogStore {
     try {
       await options.pending!(this.tx);
       // The replay wrote as the system: what follows in this transaction only reads.
-      await this.engineExec(`SET TRANSACTION READ ONLY; ${options.settingsSql}`);
+      await this.engineExec(`SET TRANSACTION READ ONLY; ${settingsSqlOf(options.settings)}`);
     } catch (err) {
       await this.engineExec('ROLLBACK');
       throw err;
@@ -224,15 +251,15 @@ export class PgliteStore implements CatalogStore {
    * prepare time).
    */
   private async runPrepared(text: string, types: readonly number[], bind: BindValues, options: ClientReadOptions): Promise<Frame[] | undefined> {
-    const key = `${options.settingsSql}\0${types.join(',')}\0${text}`;
+    const key = `${settingsSqlOf(options.settings)}\0${types.join(',')}\0${text}`;
     const known = this.prepared.get(key);
     if (known === null) return undefined;
-    await this.asClient(options.settingsSql);
+    await this.asClient(settingsSqlOf(options.settings));
     if (known === undefined && this.prepared.size >= MAX_PREPARED) {
       await this.asSystem();
       await this.engineExec('DEALLOCATE ALL');
       this.prepared.clear();
-      await this.asClient(options.settingsSql);
+      await this.asClient(settingsSqlOf(options.settings));
     }
     const name = known ?? `iamlink_auto_${this.nextStatement++}`;
     const messages = [encodeBind(name, bind), serialize.describe({ type: 'P' })];
@@ -279,6 +306,20 @@ export class PgliteStore implements CatalogStore {
     await this.lock.run(() => this.engine.close());
   }
 }
+
+/**
+ * SQL that puts the engine session in a client's state: its settings as the system, then its own
+ * session authorization (SET ROLE then checks the client's membership, not the engine superuser's).
+ */
+function settingsSqlOf(settings: EngineSettings): string {
+  const known = settingsSql.get(settings);
+  if (known !== undefined) return known;
+  const assignments = settings.values.map(([k, v]) => `pg_catalog.set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`).join(', ');
+  const sql = `SELECT ${assignments}; SET SESSION AUTHORIZATION ${quoteIdentAlways(settings.role)}`;
+  settingsSql.set(settings, sql);
+  return sql;
+}
+const settingsSql = new WeakMap<EngineSettings, string>();
 
 /** The engine's answer without ParseComplete and BindComplete, which are ours to send or not. */
 function withoutParseBind(frames: Frame[]): Frame[] {

@@ -17,19 +17,32 @@ export interface LiftedQuery {
   readonly types: readonly number[];
 }
 
-/** What a client asks the engine: already through the read-only gate. */
+/**
+ * What a client asks the engine: already through the read-only gate. `repeatable`: the answer
+ * depends only on the read itself, the client's settings and the catalog (the gate's
+ * `deterministic`), so a store may answer it again from a cache until the catalog changes.
+ */
 export type ClientRead =
   /** A simple-protocol read; with `lifted`, the store may run a cached prepared statement (same answer). */
-  | { readonly kind: 'query'; readonly text: string; readonly lifted?: LiftedQuery }
+  | { readonly kind: 'query'; readonly text: string; readonly lifted?: LiftedQuery; readonly repeatable?: boolean }
   /** An extended-protocol portal: the client's statement and its Bind values. */
-  | { readonly kind: 'portal'; readonly text: string; readonly paramTypes: readonly number[]; readonly bind: BindValues }
+  | { readonly kind: 'portal'; readonly text: string; readonly paramTypes: readonly number[]; readonly bind: BindValues; readonly repeatable?: boolean }
   /** Describe a statement: ParameterDescription and RowDescription (or NoData). */
   | { readonly kind: 'describe'; readonly text: string; readonly paramTypes: readonly number[] };
 
+/** The engine state a client read runs in (Session.engineSettings); each store applies it its own way. */
+export interface EngineSettings {
+  /** The engine role the read runs as (the client's login name). */
+  readonly role: string;
+  /** Settings for the read, in order: default_transaction_read_only, search_path, statement_timeout, the client's own. */
+  readonly values: readonly (readonly [string, string])[];
+  /** All of it as one string: equal keys, equal state. */
+  readonly key: string;
+}
+
 export interface ClientReadOptions {
-  /** SQL that puts the engine session in the client's state (Session.engineSettings). */
-  readonly settingsSql: string;
-  /** The read is stopped with 57014 past this. */
+  readonly settings: EngineSettings;
+  /** The session's statement_timeout: the read is stopped with 57014 past this. */
   readonly timeoutMs: number;
   /** A client's CancelRequest: stops the read (queued or running) with 57014. */
   readonly cancel?: AbortSignal;
@@ -46,7 +59,22 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** Where the backends really differ. */
+export interface StoreCapabilities {
+  /** Several iamlink nodes may share this catalog (PostgreSQL); one process owns it (PGlite). */
+  readonly shared: boolean;
+  /**
+   * Client reads run at once on separate engine sessions, each stopped by the engine's own
+   * statement_timeout and cancel (PostgreSQL); or one at a time on the one session, stopped by
+   * restarting the engine (PGlite).
+   */
+  readonly concurrentReads: boolean;
+  /** The engine role client sessions log in as, which must be granted each login's role (PostgreSQL). */
+  readonly clientLoginRole?: string;
+}
+
 export interface CatalogStore extends Queryable {
+  readonly capabilities: StoreCapabilities;
   /**
    * Run `fn` in one engine transaction: committed when it returns (or, with `rollback`, always
    * rolled back: a trial run), rolled back if it throws.
@@ -54,5 +82,10 @@ export interface CatalogStore extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { readonly rollback?: boolean }): Promise<T>;
   /** Run a client's read and return the engine's messages for it, without the closing ReadyForQuery. */
   execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]>;
+  /**
+   * Run `fn` while holding the catalog's migration lock: nodes starting at once migrate and
+   * settle the catalog's identity one at a time.
+   */
+  withMigrationLock<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

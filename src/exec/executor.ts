@@ -128,7 +128,7 @@ export class Executor {
 
   private readOptions(session: Session, cancel?: AbortSignal): ClientReadOptions {
     return {
-      settingsSql: session.engineSettings(),
+      settings: session.engineSettings(),
       timeoutMs: session.statementTimeoutMs(),
       cancel,
       maxResultBytes: this.deps.maxResultBytes,
@@ -137,13 +137,21 @@ export class Executor {
   }
 
   /** A client read, as the client asked for it. */
-  private async read(session: Session, text: string, how: ReadHow, cancel: AbortSignal | undefined, lifted?: LiftedQuery, own = false): Promise<Outcome> {
+  private async read(
+    session: Session,
+    text: string,
+    how: ReadHow,
+    cancel: AbortSignal | undefined,
+    gated?: { readonly lifted?: LiftedQuery; readonly deterministic?: boolean },
+    own = false,
+  ): Promise<Outcome> {
+    const repeatable = gated?.deterministic === true;
     const read: ClientRead =
       how.kind === 'simple'
-        ? { kind: 'query', text, lifted }
+        ? { kind: 'query', text, lifted: gated?.lifted, repeatable }
         : own
-          ? { kind: 'portal', text, paramTypes: [], bind: { paramFormats: [], params: [], resultFormats: how.bind.resultFormats } }
-          : { kind: 'portal', text, paramTypes: how.paramTypes, bind: how.bind };
+          ? { kind: 'portal', text, paramTypes: [], bind: { paramFormats: [], params: [], resultFormats: how.bind.resultFormats }, repeatable }
+          : { kind: 'portal', text, paramTypes: how.paramTypes, bind: how.bind, repeatable };
     return { kind: 'engine', frames: await this.deps.store.execClientRead(read, this.readOptions(session, cancel)) };
   }
 
@@ -311,7 +319,7 @@ export class Executor {
   private async executeGated(session: Session, g: GatedStatement, text: string, how: ReadHow, cancel?: AbortSignal): Promise<Outcome> {
     switch (g.kind) {
       case 'read':
-        return this.read(session, g.text, how, cancel, g.lifted);
+        return this.read(session, g.text, how, cancel, g);
       case 'show': {
         const spec = SETTINGS[g.name];
         if (!spec) return this.read(session, text, how, cancel);

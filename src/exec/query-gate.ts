@@ -11,7 +11,12 @@ import { skeletonConfirmed, skeletonOf, type Skeleton } from './skeleton.js';
 
 export type GatedStatement =
   /** `text` is what the engine runs; `lifted`, its parameterised form; `parsedText`, its skeleton if it had one (for logs). */
-  | { readonly kind: 'read'; readonly text: string; readonly lifted?: LiftedQuery; readonly parsedText?: string }
+  /**
+   * `text` is what the engine runs; `lifted`, its parameterised form; `parsedText`, its skeleton
+   * if it had one (for logs); `deterministic`: its answer depends only on its text, parameters,
+   * the session's settings and the catalog (docs/design.md §3, "Reads that repeat").
+   */
+  | { readonly kind: 'read'; readonly text: string; readonly lifted?: LiftedQuery; readonly parsedText?: string; readonly deterministic?: boolean }
   | { readonly kind: 'show'; readonly name: string }
   | { readonly kind: 'set'; readonly name: string; readonly value: string | undefined; readonly args: readonly SetArg[] }
   | { readonly kind: 'reset_all' }
@@ -33,6 +38,26 @@ const FUNCTION_SCHEMAS = new Set(['pg_catalog', 'mz_catalog', 'mz_internal', 'in
  * not on it, in a schema not above, or before the gate is initialised, is refused.
  */
 let allowedFunctions: ReadonlySet<string> = new Set();
+
+/**
+ * Functions whose result depends only on their arguments, the session's settings and the catalog:
+ * the immutable ones (read from the engine at start) and these stable ones that psql and drivers
+ * call to describe the catalog. Never the clock (now(), CURRENT_TIMESTAMP), never a volatile one.
+ */
+let repeatableFunctions: ReadonlySet<string> = new Set();
+const REPEATABLE_STABLE = [
+  'format_type', 'pg_get_userbyid', 'pg_get_expr', 'pg_get_viewdef', 'pg_get_indexdef', 'pg_get_constraintdef', 'pg_get_function_arguments',
+  'pg_get_function_result', 'pg_get_function_identity_arguments', 'pg_table_is_visible', 'pg_type_is_visible', 'pg_function_is_visible',
+  'obj_description', 'col_description', 'shobj_description', 'current_schema', 'current_schemas', 'current_setting', 'current_database',
+  'version', 'pg_encoding_to_char', 'has_table_privilege', 'has_schema_privilege', 'has_function_privilege', 'has_database_privilege',
+  'pg_has_role', 'to_regclass', 'to_regtype', 'to_regproc', 'to_regnamespace', 'to_regrole', 'pg_get_keywords', 'to_char',
+  'jsonb_pretty', 'array_to_string', 'string_agg', 'array_agg', 'jsonb_agg', 'json_agg', 'jsonb_object_agg', 'count', 'max', 'min', 'sum', 'avg',
+  'bool_and', 'bool_or', 'every', 'row_number', 'rank', 'dense_rank',
+];
+/** Views whose rows change without the catalog changing (activity, statistics, locks). */
+const LIVE_RELATION = /^pg_(stat|locks$|settings$|file_settings$|backend_memory_contexts$|shmem_allocations$|prepared_xacts$|replication|hba_file_rules$|ident_file_mappings$|cursors$|prepared_statements$|timezone_names$|wait_events$)/;
+/** Date/time input words that mean "the current moment" when cast (`'now'::timestamptz`). */
+const CLOCK_WORDS = /^\s*(now|today|tomorrow|yesterday)\s*$/i;
 
 /** Statement node types that write data or schema: refused as read-only (25006). */
 const WRITES: Record<string, string> = {
@@ -66,10 +91,14 @@ const WRITES: Record<string, string> = {
   ReindexStmt: 'REINDEX',
 };
 
-/** Load the parser and the functions client queries may call (lower-case names). */
-export async function initQueryGate(functions: Iterable<string>): Promise<void> {
+/**
+ * Load the parser, the functions client queries may call and those of them that are immutable
+ * (lower-case names).
+ */
+export async function initQueryGate(functions: Iterable<string>, immutable: Iterable<string> = []): Promise<void> {
   await loadModule();
   allowedFunctions = new Set([...functions].map((f) => f.toLowerCase()));
+  repeatableFunctions = new Set([...[...immutable].map((f) => f.toLowerCase()), ...REPEATABLE_STABLE]);
 }
 
 type Node = Record<string, unknown>;
@@ -103,7 +132,9 @@ export function gateStatement(sql: string, knownTokens?: readonly Token[]): Gate
     case 'SelectStmt': {
       checkSelect(body);
       checkFunctions(body);
-      return { kind: 'read', text: sql, lifted: liftLiterals(sql, body, tokens, skeleton), parsedText: skeleton?.text };
+      const lifted = liftLiterals(sql, body, tokens, skeleton);
+      const deterministic = !skeleton && repeats(body) && !(lifted?.params.some((p) => CLOCK_WORDS.test(p)) ?? false);
+      return { kind: 'read', text: sql, lifted, parsedText: skeleton?.text, deterministic };
     }
     case 'ExplainStmt': {
       const [innerType, inner] = Object.entries(body.query as Node)[0] as [string, Node];
@@ -224,6 +255,29 @@ function checkFunctions(node: unknown): void {
     }
   }
   for (const value of Object.values(obj)) checkFunctions(value);
+}
+
+/**
+ * Whether a SELECT's answer depends only on its text, parameters, settings and the catalog: it
+ * calls only repeatable functions, never the clock, reads no live statistics view, and casts no
+ * clock word.
+ */
+function repeats(node: unknown): boolean {
+  if (Array.isArray(node)) return node.every(repeats);
+  if (node === null || typeof node !== 'object') return true;
+  const obj = node as Node;
+  const call = obj.FuncCall as Node | undefined;
+  if (call) {
+    const parts = (call.funcname as { String?: { sval?: string } }[]).map((p) => (p.String?.sval ?? '').toLowerCase());
+    if (!repeatableFunctions.has(parts[parts.length - 1]!)) return false;
+  }
+  const svf = obj.SQLValueFunction as Node | undefined;
+  if (svf && /DATE|TIME/.test(String(svf.op))) return false;
+  const range = obj.RangeVar as Node | undefined;
+  if (range && LIVE_RELATION.test(String(range.relname ?? '').toLowerCase())) return false;
+  const constant = obj.A_Const as Node | undefined;
+  if (constant?.sval && CLOCK_WORDS.test(String((constant.sval as Node).sval ?? ''))) return false;
+  return Object.values(obj).every(repeats);
 }
 
 function planSet(body: Node): GatedStatement {

@@ -9,6 +9,7 @@ import { classify, redactForLog, returnsRows, type Classified } from '../exec/cl
 import { paramCount } from '../exec/bind-params.js';
 import type { Outcome, ReadHow } from '../exec/executor.js';
 import type { Logger } from '../log.js';
+import type { ParamRule, Portal, PortalResult, PreparedStatement, PreparedStatements } from '../session/prepared-statements.js';
 import { Session } from '../session/session.js';
 import { SETTINGS } from '../session/settings.js';
 import { splitStatements } from '../sql/lexer.js';
@@ -25,21 +26,6 @@ type State = 'startup' | 'ready' | 'closed';
 /** Output gathered before it is handed to the socket in one write. */
 const WRITE_BATCH_BYTES = 64 * 1024;
 
-interface Prepared {
-  readonly text: string;
-  readonly classified: Classified;
-  readonly paramTypes: readonly number[];
-}
-
-interface Portal {
-  readonly prepared: Prepared;
-  readonly bind: Extract<FrontendMessage, { type: 'bind' }>;
-  /** Row-returning portals run once, at Describe or first Execute; rows are handed out from here. */
-  result?: { readonly description: Buffer; readonly rows: Buffer[]; readonly completion: Buffer[]; next: number };
-  /** A portal that changes something has run: it never runs again (PostgreSQL: 55000). */
-  done?: boolean;
-}
-
 export class Connection {
   private state: State = 'startup';
   private readonly input = new InputBuffer();
@@ -51,8 +37,6 @@ export class Connection {
   private readonly startupTimer: NodeJS.Timeout;
   private skipUntilSync = false;
   private session: Session | undefined;
-  private readonly prepared = new Map<string, Prepared>();
-  private readonly portals = new Map<string, Portal>();
   readonly secretKey = randomInt(1, 2 ** 31 - 1);
   /** Aborted by a CancelRequest for the statement running now. */
   private running: AbortController | undefined;
@@ -247,14 +231,12 @@ export class Connection {
       case 'execute':
         return this.extendedStep(() => this.execute(m.portal, m.maxRows));
       case 'close':
-        if (m.target === 'S') this.prepared.delete(m.name);
-        else this.portals.delete(m.name);
+        this.statements.close(m.target === 'S' ? 'statement' : 'portal', m.name);
         this.write(msg.closeComplete());
         return;
       case 'sync':
         this.skipUntilSync = false;
-        // Outside BEGIN, the unnamed portal does not outlive its sync.
-        this.portals.delete('');
+        this.statements.endSync();
         this.write(msg.readyForQuery(this.session!.transactionStatus));
         return;
       case 'flush':
@@ -352,19 +334,11 @@ export class Connection {
     }
   }
 
-  /** Session commands with effects on the wire layer's own state. */
+  /** DEALLOCATE and DISCARD ALL also reach the protocol's prepared statements and portals. */
   private afterSessionCommand(c: Classified): void {
     if (c.kind !== 'gated') return;
-    if (c.gated.kind === 'deallocate') {
-      if (c.gated.name === undefined) this.prepared.clear();
-      else if (!this.prepared.delete(c.gated.name)) {
-        throw new SqlError(SqlState.undefinedObject, `prepared statement "${c.gated.name}" does not exist`);
-      }
-    }
-    if (c.gated.kind === 'discard_all') {
-      this.prepared.clear();
-      this.portals.clear();
-    }
+    if (c.gated.kind === 'deallocate') this.statements.deallocate(c.gated.name);
+    if (c.gated.kind === 'discard_all') this.statements.clear();
   }
 
   // ---- extended query ------------------------------------------------------------------
@@ -380,41 +354,32 @@ export class Connection {
     }
   }
 
+  /** The session's prepared statements and portals; pgwire is the only one that fills them, always with Classified. */
+  private get statements(): PreparedStatements<Classified> {
+    return this.session!.statements as PreparedStatements<Classified>;
+  }
+
   private parse(m: Extract<FrontendMessage, { type: 'parse' }>): void {
-    if (m.name !== '' && this.prepared.has(m.name)) {
-      throw new SqlError(SqlState.duplicateObject, `prepared statement "${m.name}" already exists`);
-    }
-    this.ctx.executor.checkParamTypes(m.paramTypes);
-    const statements = splitStatements(m.sql);
-    if (statements.length > 1) throw new SqlError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
-    const st = statements[0];
-    const classified = st ? classify(st.text, st.tokens) : ({ kind: 'empty' } as const);
-    this.prepared.set(m.name, { text: st?.text ?? '', classified, paramTypes: m.paramTypes });
+    this.statements.prepare(m.name, () => {
+      this.ctx.executor.checkParamTypes(m.paramTypes);
+      const parts = splitStatements(m.sql);
+      if (parts.length > 1) throw new SqlError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
+      const st = parts[0];
+      const classified = st ? classify(st.text, st.tokens) : ({ kind: 'empty' } as const);
+      return { text: st?.text ?? '', classified, paramTypes: m.paramTypes };
+    });
     this.write(msg.parseComplete());
   }
 
   private bind(m: Extract<FrontendMessage, { type: 'bind' }>): void {
-    const prepared = this.prepared.get(m.statement);
-    if (!prepared) throw new SqlError(SqlState.undefinedObject, `prepared statement "${m.statement}" does not exist`);
-    if (m.portal !== '' && this.portals.has(m.portal)) throw new SqlError(SqlState.duplicateObject, `portal "${m.portal}" already exists`);
-    const c = prepared.classified;
-    if (c.kind === 'own') {
-      const wanted = paramCount(c.stmt);
-      if (m.params.length !== wanted) {
-        throw new SqlError(SqlState.protocolViolation, `bind message supplies ${m.params.length} parameters, but prepared statement "${m.statement}" requires ${wanted}`);
-      }
-    } else if (c.kind !== 'gated' || c.gated.kind !== 'read') {
-      if (m.params.length > 0) throw new SqlError(SqlState.protocolViolation, `bind message supplies ${m.params.length} parameters, but the statement takes none`);
-    }
-    this.portals.set(m.portal, { prepared, bind: m });
+    this.statements.bind(m.portal, m.statement, m, paramRule);
     this.write(msg.bindComplete());
   }
 
   private async describe(target: 'S' | 'P', name: string): Promise<void> {
     if (target === 'P') {
-      const portal = this.portals.get(name);
-      if (!portal) throw new SqlError(SqlState.undefinedObject, `portal "${name}" does not exist`);
-      if (!returnsRows(portal.prepared.classified)) {
+      const portal = this.statements.portal(name);
+      if (!returnsRows(portal.statement.classified)) {
         this.write(msg.noData());
         return;
       }
@@ -422,13 +387,11 @@ export class Connection {
       this.write(result.description);
       return;
     }
-    const prepared = this.prepared.get(name);
-    if (!prepared) throw new SqlError(SqlState.undefinedObject, `prepared statement "${name}" does not exist`);
-    await this.describeStatement(prepared);
+    await this.describeStatement(this.statements.statement(name));
   }
 
   /** ParameterDescription and RowDescription (or NoData) for a prepared statement. */
-  private async describeStatement(prepared: Prepared): Promise<void> {
+  private async describeStatement(prepared: PreparedStatement<Classified>): Promise<void> {
     const c = prepared.classified;
     if (!returnsRows(c)) {
       // Our statements' parameters are text unless the client said otherwise.
@@ -449,10 +412,9 @@ export class Connection {
   }
 
   private async execute(name: string, maxRows: number): Promise<void> {
-    const portal = this.portals.get(name);
-    if (!portal) throw new SqlError(SqlState.undefinedObject, `portal "${name}" does not exist`);
+    const portal = this.statements.portal(name);
     const started = Date.now();
-    const { text, classified } = portal.prepared;
+    const { text, classified } = portal.statement;
     try {
       await this.executePortal(portal, maxRows);
       this.logStatement(text, classified, started, undefined);
@@ -462,33 +424,32 @@ export class Connection {
     }
   }
 
-  private async executePortal(portal: Portal, maxRows: number): Promise<void> {
-    const c = portal.prepared.classified;
+  private async executePortal(portal: Portal<Classified>, maxRows: number): Promise<void> {
+    const c = portal.statement.classified;
     if (!returnsRows(c)) {
-      if (portal.done) throw new SqlError(SqlState.objectNotInPrerequisiteState, `portal "${portal.bind.portal}" cannot be run`);
-      portal.done = true;
+      portal.markRun();
       const outcome = await this.ctx.executor.execute(this.session!, c, this.howOf(portal), this.cancelSignal());
       this.afterSessionCommand(c);
       this.writeOutcome(outcome, { describe: false });
       return;
     }
     const result = await this.runPortal(portal);
-    const end = maxRows > 0 ? Math.min(result.next + maxRows, result.rows.length) : result.rows.length;
-    for (; result.next < end; result.next++) this.write(result.rows[result.next]!);
-    if (result.next < result.rows.length) {
+    const { rows, suspended } = portal.takeRows(maxRows);
+    for (const row of rows) this.write(row);
+    if (suspended) {
       this.write(msg.portalSuspended());
       return;
     }
     for (const f of result.completion) this.write(f);
   }
 
-  /** Run a row-returning portal once in the engine and keep its rows for Execute. */
-  private async runPortal(portal: Portal): Promise<NonNullable<Portal['result']>> {
+  /** Run a row-returning portal once in the engine; the portal keeps its rows for Execute. */
+  private async runPortal(portal: Portal<Classified>): Promise<PortalResult> {
     if (portal.result) return portal.result;
-    const outcome = await this.ctx.executor.execute(this.session!, portal.prepared.classified, this.howOf(portal), this.cancelSignal());
-    let result: NonNullable<Portal['result']>;
+    const outcome = await this.ctx.executor.execute(this.session!, portal.statement.classified, this.howOf(portal), this.cancelSignal());
+    let result: PortalResult;
     if (outcome.kind === 'rows') {
-      result = { description: msg.textRowDescription(outcome.columns), rows: outcome.rows.map((r) => msg.dataRow(r)), completion: [msg.commandComplete(outcome.tag)], next: 0 };
+      result = { description: msg.textRowDescription(outcome.columns), rows: outcome.rows.map((r) => msg.dataRow(r)), completion: [msg.commandComplete(outcome.tag)] };
     } else if (outcome.kind === 'engine') {
       let description = msg.noData();
       const rows: Buffer[] = [];
@@ -500,16 +461,15 @@ export class Connection {
         // COPY ... TO STDOUT: CopyOutResponse, CopyData and CopyDone come whole at Execute, before its CommandComplete.
         else if (f.type === 'C' || f.type === 'N' || f.type === 'I' || f.type === 'H' || f.type === 'd' || f.type === 'c') completion.push(f.bytes);
       }
-      result = { description, rows, completion, next: 0 };
+      result = { description, rows, completion };
     } else {
-      result = { description: msg.noData(), rows: [], completion: [msg.commandComplete(outcome.tag)], next: 0 };
+      result = { description: msg.noData(), rows: [], completion: [msg.commandComplete(outcome.tag)] };
     }
-    portal.result = result;
-    return result;
+    return portal.hold(result);
   }
 
-  private howOf(portal: Portal): ReadHow {
-    return { kind: 'portal', paramTypes: portal.prepared.paramTypes, bind: portal.bind };
+  private howOf(portal: Portal<Classified>): ReadHow {
+    return { kind: 'portal', paramTypes: portal.statement.paramTypes, bind: portal.values };
   }
 
   // ---- cancellation --------------------------------------------------------------------
@@ -604,6 +564,13 @@ export class Connection {
     this.close();
     this.socket.destroy();
   }
+}
+
+/** How many Bind values a statement takes: ours their highest $n, a read what the engine decides, the rest none. */
+function paramRule(c: Classified): ParamRule {
+  if (c.kind === 'own') return { kind: 'exactly', count: paramCount(c.stmt) };
+  if (c.kind === 'gated' && c.gated.kind === 'read') return { kind: 'any' };
+  return { kind: 'none' };
 }
 
 /** An error the engine reported for a client's read, kept as its own ErrorResponse frame. */

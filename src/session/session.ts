@@ -4,7 +4,7 @@
  */
 import { SqlError, SqlState } from '../errors.js';
 import type { Statement } from '../sql/ast.js';
-import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
+import { PreparedStatements } from './prepared-statements.js';
 import { formatDuration, parseSearchPath, settingSpec, SETTINGS } from './settings.js';
 
 /** ReadyForQuery status: idle, in a transaction block, in a failed transaction block. */
@@ -27,6 +27,16 @@ export interface PendingChange {
   readonly searchPath: readonly string[];
 }
 
+/** The engine state for this client's reads; structurally the store's EngineSettings (catalog/store.ts). */
+export interface EngineSettings {
+  /** The engine role the read runs as: the login name. */
+  readonly role: string;
+  /** Settings applied for the read, in order. */
+  readonly values: readonly (readonly [string, string])[];
+  /** The whole of it as one string: equal keys, equal state. */
+  readonly key: string;
+}
+
 export class Session {
   transactionStatus: TransactionStatus = 'I';
   /** Inside a multi-statement Query string outside BEGIN: an implicit transaction (ReadyForQuery still says idle). */
@@ -35,8 +45,10 @@ export class Session {
   pending: PendingChange[] = [];
   /** BEGIN READ ONLY / READ WRITE or SET TRANSACTION for the open transaction; undefined: the default. */
   transactionReadOnly: boolean | undefined;
+  /** Its prepared statements and portals; what each was classified as is the executor's (pgwire fills them in). */
+  readonly statements = new PreparedStatements();
   private readonly values = new Map<string, string>();
-  private settingsCache: string | undefined;
+  private settingsCache: EngineSettings | undefined;
 
   constructor(
     readonly id: number,
@@ -95,28 +107,25 @@ export class Session {
   }
 
   /**
-   * SQL that puts the engine session in this client's state: read-only by default, its
-   * settings, and last its own session authorization: an engine role that can read the system
-   * views and pg_catalog, nothing in iamlink_internal, and cannot change role (SET ROLE checks
-   * the session user, which is then the client's, not the engine's superuser). The store
-   * applies it when another state was in force.
+   * The engine state a read of this client runs in: read-only, its settings, and its own role
+   * (an engine role that can read the system views and pg_catalog, nothing in
+   * iamlink_internal). Each store applies it in its own way (catalog/store.ts).
    */
-  engineSettings(): string {
+  engineSettings(): EngineSettings {
     if (this.settingsCache !== undefined) return this.settingsCache;
     // The user's path first, so current_schema() is theirs (public), as in Materialize; the
     // system schemas after it still resolve unqualified names (nothing else can hold them).
     const own = this.searchPath();
     const path = [...own, ...IMPLICIT_SCHEMAS.filter((s) => !own.includes(s))];
-    const settings: [string, string][] = [
+    const values: [string, string][] = [
       ['default_transaction_read_only', 'on'],
       ['search_path', path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')],
       ['statement_timeout', String(this.statementTimeoutMs())],
     ];
     for (const [key, value] of this.values) {
-      if (SETTINGS[key]?.engine) settings.push([key, value]);
+      if (SETTINGS[key]?.engine) values.push([key, value]);
     }
-    const assignments = settings.map(([k, v]) => `pg_catalog.set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`).join(', ');
-    this.settingsCache = `SELECT ${assignments}; SET SESSION AUTHORIZATION ${quoteIdentAlways(this.user)}`;
+    this.settingsCache = { role: this.user, values, key: JSON.stringify([this.user, values]) };
     return this.settingsCache;
   }
 }

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer } from '../../src/server.js';
+import { writeFile } from 'node:fs/promises';
+import { startPostgres } from './postgres.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,13 +28,44 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   await server.close();
   project.provide('templateDataDir', dataDir);
+
+  // One real PostgreSQL server for the run: the shared store's tests each get a database of their
+  // own, copied from a migrated template database (CREATE DATABASE ... TEMPLATE).
+  const postgres = await startPostgres({ settings: { max_connections: '400' } });
+  const keyFile = join(root, 'shared-secrets.key');
+  await writeFile(keyFile, `${'5e'.repeat(32)}\n`, { mode: 0o600 });
+  const admin = await postgres.client();
+  await admin.query(`CREATE DATABASE ${POSTGRES_TEMPLATE}`);
+  const shared = await startServer(
+    loadConfig(['--catalog-url', postgresUrlFor(postgres.url, POSTGRES_TEMPLATE), '--secrets-key-file', keyFile, '--listen', '127.0.0.1:0', '--aws-external-id-prefix', 'test-prefix', '--environment-id', 'test-env']),
+    { log: createLogger('silent') },
+  );
+  await shared.close();
+  await admin.end();
+  project.provide('postgresUrl', postgres.url);
+  project.provide('sharedKeyFile', keyFile);
   return async () => {
+    await postgres.stop();
     await rm(root, { recursive: true, force: true });
   };
+}
+
+/** The migrated database each shared-store test server's database is copied from. */
+export const POSTGRES_TEMPLATE = 'iamlink_template';
+
+/** The URL of database `db` on the server at `url`. */
+export function postgresUrlFor(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
 }
 
 declare module 'vitest' {
   export interface ProvidedContext {
     templateDataDir: string;
+    /** The run's PostgreSQL server, as its superuser, database postgres. */
+    postgresUrl: string;
+    /** The secrets key file the template database was made with. */
+    sharedKeyFile: string;
   }
 }

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
+import { randomBytes } from 'node:crypto';
+import { POSTGRES_TEMPLATE, postgresUrlFor } from './global-setup.js';
 
 export const JUMP_ROLE_ARN = 'arn:aws:iam::123456789012:role/iamlink-jump';
 
@@ -27,10 +29,45 @@ export async function freshDataDir(): Promise<string> {
   return dataDir;
 }
 
-export async function startTestServer(extraFlags: string[] = [], dataDir?: string, options: Omit<StartOptions, 'log'> = {}): Promise<TestServer> {
+/** The stores a contract test runs against: STORES=pglite,postgres (the default: both). */
+export type StoreKind = 'pglite' | 'postgres';
+export const STORES: StoreKind[] = (process.env.STORES ?? 'pglite,postgres').split(',').map((s) => {
+  if (s !== 'pglite' && s !== 'postgres') throw new Error(`STORES: unknown store '${s}' (pglite, postgres)`);
+  return s;
+});
+
+/** A database of its own on the run's PostgreSQL server, copied from the migrated template. */
+export async function freshSharedCatalog(): Promise<{ url: string; keyFile: string; drop(): Promise<void> }> {
+  const name = `iamlink_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client(inject('postgresUrl'));
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${POSTGRES_TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: postgresUrlFor(inject('postgresUrl'), name),
+    keyFile: inject('sharedKeyFile'),
+    drop: async () => {
+      const c = new pg.Client(inject('postgresUrl'));
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
+    },
+  };
+}
+
+export interface TestServerOptions extends Omit<StartOptions, 'log'> {
+  /** Which store: the embedded one (default) or a fresh database on the run's PostgreSQL server. */
+  readonly store?: StoreKind;
+}
+
+export async function startTestServer(extraFlags: string[] = [], dataDir?: string, options: TestServerOptions = {}): Promise<TestServer> {
   const dir = dataDir ?? (await freshDataDir());
   const logFile = join(dir, '..', 'iamlink.log');
-  const config = loadConfig(['--data-dir', dir, '--listen', '127.0.0.1:0', '--aws-connection-role-arn', JUMP_ROLE_ARN, '--log-level', 'info', ...extraFlags]);
+  const shared = options.store === 'postgres' ? await freshSharedCatalog() : undefined;
+  const storeFlags = shared ? ['--catalog-url', shared.url, '--secrets-key-file', shared.keyFile] : [];
+  const config = loadConfig(['--data-dir', dir, '--listen', '127.0.0.1:0', '--aws-connection-role-arn', JUMP_ROLE_ARN, '--log-level', 'info', ...storeFlags, ...extraFlags]);
   const log = pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }));
   const server = await startServer(config, { ...options, log });
   const clients: pg.Client[] = [];
@@ -49,6 +86,7 @@ export async function startTestServer(extraFlags: string[] = [], dataDir?: strin
     stop: async () => {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       await server.close();
+      await shared?.drop();
       if (!dataDir) await rm(join(dir, '..'), { recursive: true, force: true });
     },
   };
@@ -77,10 +115,10 @@ export async function catalogSnapshot(c: pg.Client): Promise<unknown> {
 }
 
 /** A server for the enclosing describe block: started before its tests, stopped after. */
-export function useTestServer(extraFlags: string[] = []): () => TestServer {
+export function useTestServer(extraFlags: string[] = [], store: StoreKind = 'pglite'): () => TestServer {
   let server: TestServer | undefined;
   beforeAll(async () => {
-    server = await startTestServer(extraFlags);
+    server = await startTestServer(extraFlags, undefined, { store });
   });
   afterAll(async () => server?.stop());
   return () => {

@@ -1,0 +1,351 @@
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
+import { DatabaseError, serialize } from 'pg-protocol';
+import { Parser } from 'pg-protocol/dist/parser.js';
+import { SqlError, SqlState } from '../errors.js';
+import { encodeBind, type Frame } from '../protocol-frames.js';
+import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
+import { ExchangeFailure, exchangeRaw } from './pg-wire-exchange.js';
+import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
+
+/** Tries of one catalog transaction that a concurrent one made fail (40001, a unique race). */
+const MAX_ATTEMPTS = 6;
+/** SQLSTATEs after which a catalog transaction is run again from the start. */
+const RETRIED = new Set(['40001', '40P01', '23505']);
+/** Any constant: nodes migrating one catalog wait for each other on it. */
+const MIGRATION_LOCK = 7_236_117_901;
+/** Prepared statements kept per pooled session before they are all dropped. */
+const MAX_PREPARED = 512;
+/** Past the read's own statement_timeout, how long to wait for the server's answer before giving up on the session. */
+const DEADLINE_SLACK_MS = 2000;
+
+export interface PostgresStoreOptions {
+  /** Sessions for client reads (and as many for catalog work). */
+  readonly poolSize: number;
+  /** Where pool errors go (a node must outlive its database restarting). */
+  readonly onPoolError: (err: Error) => void;
+}
+
+/**
+ * The shared store: a PostgreSQL database several iamlink nodes use at once (docs/design.md §3,
+ * docs/scale-out.md). Catalog work runs as the URL's role in SERIALIZABLE transactions, run
+ * again when a concurrent one made them fail; client reads run on a pool of sessions logged in
+ * as a restricted role created for this catalog, each in a READ ONLY transaction with the
+ * client's role and a real statement_timeout, stopped by PostgreSQL's own cancel.
+ */
+export class PostgresStore implements CatalogStore {
+  readonly capabilities: StoreCapabilities;
+  /** Engine prepared statements per pooled session: (settings, types, text) → name, or null if it did not prepare. */
+  private readonly prepared = new WeakMap<pg.Client, Map<string, string | null>>();
+  private nextStatement = 1;
+  private clients: pg.Pool | undefined;
+
+  private constructor(
+    private readonly catalog: pg.Pool,
+    private readonly clientConfig: pg.PoolConfig,
+    private readonly options: PostgresStoreOptions,
+    /** The restricted role client sessions log in as. */
+    readonly clientRole: string,
+  ) {
+    this.capabilities = { shared: true, concurrentReads: true, clientLoginRole: clientRole };
+  }
+
+  /** Connect to the catalog database (nothing is created until `prepareClientRole`). */
+  static async open(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
+    const base: pg.PoolConfig = { ...(parseIntoClientConfig(url) as pg.PoolConfig), max: options.poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 };
+    const catalog = new pg.Pool(base);
+    catalog.on('error', options.onPoolError);
+    try {
+      const { rows } = await catalog.query<{ db: string }>('SELECT current_database() AS db');
+      // Roles are the whole server's, catalogs one database's: one client role per catalog database.
+      const clientRole = `iamlink_client_${createHash('sha256').update(rows[0]!.db).digest('hex').slice(0, 12)}`;
+      return new PostgresStore(catalog, base, options, clientRole);
+    } catch (err) {
+      await catalog.end().catch(() => undefined);
+      return rethrow(err);
+    }
+  }
+
+  query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.catalog.query<R>(sql, [...params]).then((r) => r.rows, rethrow);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.catalog.query(sql).then(() => undefined, rethrow);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: { readonly rollback?: boolean } = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.catalog.connect().catch(rethrow);
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        const tx: Queryable = {
+          query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, [...params])).rows,
+          exec: async (sql: string) => void (await client.query(sql)),
+        };
+        const result = await fn(tx);
+        await client.query(options.rollback ? 'ROLLBACK' : 'COMMIT');
+        return result;
+      } catch (err) {
+        if (isConnectionError(err)) broken = err as Error;
+        else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        const code = (err as { code?: string }).code;
+        if (!(err instanceof SqlError) && code !== undefined && RETRIED.has(code) && attempt < MAX_ATTEMPTS) {
+          await sleep(Math.random() * 10 * attempt);
+          continue;
+        }
+        return rethrow(err);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async withMigrationLock<T>(fn: () => Promise<T>): Promise<T> {
+    const client = await this.catalog.connect().catch(rethrow);
+    let broken: Error | undefined;
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch((e: Error) => (broken = e));
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Create (once per catalog) the role client sessions log in as: a member of iamlink_reader,
+   * nothing more. Its password is generated once and kept in the catalog, which only the
+   * catalog's owner can read. Call while holding the migration lock.
+   */
+  async prepareClientRole(): Promise<void> {
+    const role = quoteIdentAlways(this.clientRole);
+    const password = await this.transaction(async (tx) => {
+      const [stored] = await tx.query<{ value: string }>("SELECT value FROM iamlink_internal.config WHERE key = 'client_role_password'");
+      const [exists] = await tx.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [this.clientRole]);
+      if (stored && exists) return stored.value;
+      const fresh = randomBytes(24).toString('base64url');
+      await tx.exec(
+        exists
+          ? `ALTER ROLE ${role} WITH LOGIN PASSWORD ${quoteLiteral(fresh)}`
+          : `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD ${quoteLiteral(fresh)} IN ROLE iamlink_reader`,
+      );
+      await tx.query(
+        "INSERT INTO iamlink_internal.config (key, value) VALUES ('client_role_password', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        [fresh],
+      );
+      return fresh;
+    });
+    this.clients = new pg.Pool({ ...this.clientConfig, user: this.clientRole, password });
+    this.clients.on('error', this.options.onPoolError);
+  }
+
+  async execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
+    if (options.cancel?.aborted) throw canceled();
+    if (options.pending) return this.readWithPending(read, options);
+    if (!this.clients) throw new Error('client reads before prepareClientRole');
+    const client = await this.clients.connect().catch(rethrow);
+    let broken: Error | undefined;
+    try {
+      let statements = this.prepared.get(client);
+      if (!statements) this.prepared.set(client, (statements = new Map()));
+      const prelude = `BEGIN READ ONLY; ${settingsSqlOf(options.settings)}`;
+      const statement =
+        read.kind === 'query' && read.lifted
+          ? { text: read.lifted.text, types: read.lifted.types, bind: { paramFormats: [], params: read.lifted.params.map((p) => Buffer.from(p)), resultFormats: [] } }
+          : read.kind === 'portal'
+            ? { text: read.text, types: read.paramTypes, bind: read.bind }
+            : undefined;
+      if (statement) {
+        const key = `${options.settings.key}\0${statement.types.join(',')}\0${statement.text}`;
+        const known = statements.get(key);
+        if (known !== null) {
+          if (known === undefined && statements.size >= MAX_PREPARED) {
+            await client.query('DEALLOCATE ALL');
+            statements.clear();
+          }
+          const name = known ?? `iamlink_auto_${this.nextStatement++}`;
+          const messages = [encodeBind(name, statement.bind), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
+          if (known === undefined) messages.unshift(serialize.parse({ name, text: statement.text, types: [...statement.types] }));
+          const answer = await this.exchange(client, prelude, Buffer.concat(messages), options);
+          if (known === undefined) statements.set(key, answer.some((f) => f.type === '1') ? name : null);
+          if (known !== undefined || statements.get(key) !== null) return withoutParseBind(answer);
+        }
+      }
+      return withoutParseBind(await this.exchange(client, prelude, messagesFor(read), options));
+    } catch (err) {
+      if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
+      throw err instanceof ExchangeFailure ? exchangeError(err, options) : err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Send the prelude (a simple Query), the read's messages (ending in Sync) and a ROLLBACK in
+   * one write, and return the read's answer. One round trip per read.
+   */
+  private async exchange(client: pg.Client, prelude: string, read: Buffer, options: ClientReadOptions): Promise<Frame[]> {
+    const messages = Buffer.concat([serialize.query(prelude), read, serialize.query('ROLLBACK')]);
+    const [setup, answer] = await exchangeRaw(client, messages, {
+      readyCount: 3,
+      maxBytes: options.maxResultBytes + 64 * 1024,
+      deadlineMs: options.timeoutMs + DEADLINE_SLACK_MS,
+      cancel: options.cancel,
+    });
+    const failed = setup!.find((f) => f.type === 'E');
+    if (failed) throw errorOfFrame(failed);
+    if (answer!.reduce((n, f) => n + f.bytes.length, 0) > options.maxResultBytes) throw tooLarge(options);
+    return answer!;
+  }
+
+  /**
+   * A read that must see the client's uncommitted catalog changes: they are replayed as the
+   * catalog's owner in a transaction, the read runs in it as the client, and all is rolled back.
+   */
+  private async readWithPending(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
+    const client = await this.catalog.connect().catch(rethrow);
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      try {
+        await options.pending!({
+          query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, [...params])).rows,
+          exec: async (sql: string) => void (await client.query(sql)),
+        });
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        throw err;
+      }
+      const messages = Buffer.concat([serialize.query(`SET TRANSACTION READ ONLY; ${settingsSqlOf(options.settings)}`), messagesFor(read), serialize.query('ROLLBACK')]);
+      const [setup, answer] = await exchangeRaw(client, messages, {
+        readyCount: 3,
+        maxBytes: options.maxResultBytes + 64 * 1024,
+        deadlineMs: options.timeoutMs + DEADLINE_SLACK_MS,
+        cancel: options.cancel,
+      });
+      const failed = setup!.find((f) => f.type === 'E');
+      if (failed) throw errorOfFrame(failed);
+      return withoutParseBind(answer!);
+    } catch (err) {
+      if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
+      throw err instanceof ExchangeFailure ? exchangeError(err, options) : err instanceof SqlError ? err : rethrow(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.catalog.end(), this.clients?.end()].map((p) => p?.catch(() => undefined)));
+  }
+}
+
+/**
+ * The client's state as statements local to the read's transaction: its settings, then its own
+ * role. search_path is already a list of quoted identifiers; the rest are literals.
+ */
+function settingsSqlOf(settings: EngineSettings): string {
+  const sets = settings.values.map(([k, v]) => `SET LOCAL ${k} = ${k === 'search_path' ? v : quoteLiteral(v)}`);
+  return [...sets, `SET LOCAL ROLE ${quoteIdentAlways(settings.role)}`].join('; ');
+}
+
+/** The engine messages for a read, up to and including Sync. */
+function messagesFor(read: ClientRead): Buffer {
+  switch (read.kind) {
+    case 'query':
+      return Buffer.concat([serialize.parse({ text: read.text }), serialize.bind({}), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
+    case 'portal':
+      return Buffer.concat([
+        serialize.parse({ text: read.text, types: [...read.paramTypes] }),
+        encodeBind('', read.bind),
+        serialize.describe({ type: 'P' }),
+        serialize.execute({}),
+        serialize.sync(),
+      ]);
+    case 'describe':
+      return Buffer.concat([serialize.parse({ text: read.text, types: [...read.paramTypes] }), serialize.describe({ type: 'S' }), serialize.sync()]);
+  }
+}
+
+/**
+ * The engine's answer without ParseComplete and BindComplete (ours to send or not), and without
+ * ParameterStatus and NotificationResponse: the engine reports its own session's settings (the
+ * client role's, reverting at ROLLBACK), while the client's are iamlink's to report.
+ */
+function withoutParseBind(frames: Frame[]): Frame[] {
+  return frames.filter((f) => f.type !== '1' && f.type !== '2' && f.type !== 'S' && f.type !== 'A');
+}
+
+function canceled(): SqlError {
+  return new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
+}
+
+function tooLarge(options: ClientReadOptions): SqlError {
+  return new SqlError(SqlState.programLimitExceeded, `result exceeds the maximum size of ${options.maxResultBytes} bytes`, {
+    hint: 'Select fewer rows or columns (WHERE, LIMIT), or raise --max-result-bytes.',
+  });
+}
+
+/** An ErrorResponse frame from the server as a DatabaseError (code, message, detail, hint). */
+function parseErrorFrame(frame: Frame): DatabaseError {
+  let error: DatabaseError | undefined;
+  new Parser().parse(frame.bytes, (msg) => {
+    if (msg instanceof DatabaseError) error = msg;
+  });
+  return error ?? new DatabaseError('unreadable error from the catalog database', frame.bytes.length, 'error');
+}
+
+function errorOfFrame(frame: Frame): Error {
+  return catalogConnectionError(parseErrorFrame(frame)) ?? parseErrorFrame(frame);
+}
+
+/** Why a read's exchange ended without its answer, as the client should see it. */
+function exchangeError(failure: ExchangeFailure, options: ClientReadOptions): SqlError {
+  if (failure.reason === 'too_large') return tooLarge(options);
+  if (failure.reason === 'deadline') return new SqlError(SqlState.queryCanceled, 'canceling statement due to statement timeout');
+  const fatal = failure.frames.find((f) => f.type === 'E');
+  return (fatal && catalogConnectionError(parseErrorFrame(fatal))) || lostConnection();
+}
+
+function lostConnection(): SqlError {
+  return new SqlError(SqlState.connectionFailure, 'the connection to the catalog database was lost', {
+    hint: 'The node reconnects by itself: run the statement again.',
+  });
+}
+
+/** Errors that mean the catalog database went away (restart, shutdown, network): the session is gone. */
+function isConnectionError(err: unknown): boolean {
+  if (err instanceof ExchangeFailure) return true;
+  const code = (err as { code?: string }).code ?? '';
+  if (err instanceof DatabaseError) return /^(08|57P)/.test(code);
+  return err instanceof Error && !(err instanceof SqlError);
+}
+
+/** A connection-class failure from PostgreSQL as the client's error; undefined for any other error. */
+function catalogConnectionError(err: DatabaseError): SqlError | undefined {
+  const code = err.code ?? '';
+  if (!/^(08|57P)/.test(code)) return undefined;
+  return new SqlError(code === '57P01' ? SqlState.adminShutdown : SqlState.connectionFailure, err.message, {
+    detail: 'The catalog database ended the session.',
+    hint: 'The node reconnects by itself: run the statement again.',
+  });
+}
+
+/** Catalog-database failures the user can act on as SqlErrors; everything else unchanged. */
+function rethrow(err: unknown): never {
+  if (err instanceof SqlError) throw err;
+  if (err instanceof DatabaseError) throw catalogConnectionError(err) ?? err;
+  const code = (err as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || /timeout exceeded when trying to connect/i.test((err as Error).message ?? '')) {
+    throw new SqlError(SqlState.connectionFailure, 'could not connect to the catalog database', { hint: 'The node retries at the next statement.' });
+  }
+  if (err instanceof Error && /Connection terminated|ECONNRESET|EPIPE/i.test(`${err.message} ${code ?? ''}`)) throw lostConnection();
+  throw err;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
