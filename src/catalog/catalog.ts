@@ -187,12 +187,20 @@ export class Catalog {
     if (recorded === undefined) await this.putSetting(tx, 'secrets_key_id', keyId);
   }
 
-  /** The functions client queries may call: those the client role may execute in the engine. */
+  /**
+   * The functions client queries may call: those the client role may execute in the engine, and
+   * of the volatile ones only those granted to it by name (migrations/0002). The second rule
+   * holds even where the catalog's role could not revoke EXECUTE from PUBLIC (a managed
+   * PostgreSQL whose pg_catalog functions it does not own: REVOKE then only warns).
+   */
   async clientFunctions(tx: Queryable): Promise<string[]> {
     const rows = await tx.query<{ proname: string }>(
       `SELECT DISTINCT p.proname FROM pg_catalog.pg_proc p
         WHERE p.pronamespace::regnamespace::text IN ('pg_catalog', 'mz_catalog', 'mz_internal', 'information_schema')
-          AND pg_catalog.has_function_privilege('iamlink_reader', p.oid, 'EXECUTE')`,
+          AND pg_catalog.has_function_privilege('iamlink_reader', p.oid, 'EXECUTE')
+          AND (p.provolatile <> 'v' OR EXISTS (
+                SELECT 1 FROM pg_catalog.aclexplode(p.proacl) a
+                 WHERE a.grantee = 'iamlink_reader'::regrole AND a.privilege_type = 'EXECUTE'))`,
     );
     return rows.map((r) => r.proname);
   }

@@ -5,6 +5,7 @@ import { DatabaseError, serialize } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { SqlError, SqlState } from '../errors.js';
 import { encodeBind, type Frame } from '../protocol-frames.js';
+import { scramSha256Verifier } from '../secrets/scram-verifier.js';
 import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
 import { ExchangeFailure, exchangeRaw } from './pg-wire-exchange.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
@@ -130,10 +131,12 @@ export class PostgresStore implements CatalogStore {
       const [exists] = await tx.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [this.clientRole]);
       if (stored && exists) return stored.value;
       const fresh = randomBytes(24).toString('base64url');
+      // A verifier, not the password: nothing a statement log records can log in.
+      const verifier = quoteLiteral(scramSha256Verifier(fresh));
       await tx.exec(
         exists
-          ? `ALTER ROLE ${role} WITH LOGIN PASSWORD ${quoteLiteral(fresh)}`
-          : `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD ${quoteLiteral(fresh)} IN ROLE iamlink_reader`,
+          ? `ALTER ROLE ${role} WITH LOGIN PASSWORD ${verifier}`
+          : `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD ${verifier} IN ROLE iamlink_reader`,
       );
       await tx.query(
         "INSERT INTO iamlink_internal.config (key, value) VALUES ('client_role_password', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
