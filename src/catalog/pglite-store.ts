@@ -4,6 +4,7 @@ import { encodeBind, framesBeforeReady, type BindValues, type Frame } from '../p
 import { AnswerCache } from './answer-cache.js';
 import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
+import { TransactionBatcher } from './transaction-batcher.js';
 import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
 
@@ -126,21 +127,27 @@ export class PgliteStore implements CatalogStore {
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options: { readonly rollback?: boolean } = {}): Promise<T> {
-    return this.lock.run(async () => {
-      await this.asSystem();
-      await this.engineExec('BEGIN');
-      try {
-        const result = await fn(this.tx);
-        await this.engineExec(options.rollback ? 'ROLLBACK' : 'COMMIT');
-        // Cleared after the commit, inside the lock: no read can cache an answer from before it.
-        if (!options.rollback) this.answers.clear();
-        return result;
-      } catch (err) {
-        await this.engineExec('ROLLBACK');
-        throw err;
-      }
-    });
+    return this.batcher.run(fn, options.rollback ?? false);
   }
+
+  /** One engine transaction around a batch of catalog transactions (TransactionBatcher), in the lock. */
+  private readonly batcher = new TransactionBatcher({
+    inTransaction: (body, rollback) =>
+      this.lock.run(async () => {
+        await this.asSystem();
+        await this.engineExec('BEGIN');
+        try {
+          await body(this.tx);
+          await this.engineExec(rollback ? 'ROLLBACK' : 'COMMIT');
+        } catch (err) {
+          await this.engineExec('ROLLBACK');
+          throw err;
+        }
+        // Cleared after the commit, inside the lock: no read can cache an answer from before it.
+        if (!rollback) this.answers.clear();
+      }),
+    abortsTransaction: () => false,
+  });
 
   /** One process owns the data directory (its lock): there is no one to wait for. */
   withMigrationLock<T>(fn: () => Promise<T>): Promise<T> {

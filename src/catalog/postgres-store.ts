@@ -8,10 +8,14 @@ import { encodeBind, type Frame } from '../protocol-frames.js';
 import { scramSha256Verifier } from '../secrets/scram-verifier.js';
 import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
 import { ExchangeFailure, exchangeRaw } from './pg-wire-exchange.js';
+import { TransactionBatcher } from './transaction-batcher.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
 
-/** Tries of one catalog transaction that a concurrent one made fail (40001, a unique race). */
-const MAX_ATTEMPTS = 6;
+/**
+ * Tries of one catalog transaction that concurrent ones made fail (40001, a unique race): with
+ * exponential backoff and jitter, enough for 16 nodes' sessions creating at once.
+ */
+const MAX_ATTEMPTS = 20;
 /** SQLSTATEs after which a catalog transaction is run again from the start. */
 const RETRIED = new Set(['40001', '40P01', '23505']);
 /** Any constant: nodes migrating one catalog wait for each other on it. */
@@ -76,33 +80,51 @@ export class PostgresStore implements CatalogStore {
     return this.catalog.query(sql).then(() => undefined, rethrow);
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: { readonly rollback?: boolean } = {}): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.catalog.connect().catch(rethrow);
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
-        const tx: Queryable = {
-          query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, [...params])).rows,
-          exec: async (sql: string) => void (await client.query(sql)),
-        };
-        const result = await fn(tx);
-        await client.query(options.rollback ? 'ROLLBACK' : 'COMMIT');
-        return result;
-      } catch (err) {
-        if (isConnectionError(err)) broken = err as Error;
-        else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        const code = (err as { code?: string }).code;
-        if (!(err instanceof SqlError) && code !== undefined && RETRIED.has(code) && attempt < MAX_ATTEMPTS) {
-          await sleep(Math.random() * 10 * attempt);
-          continue;
-        }
-        return rethrow(err);
-      } finally {
-        client.release(broken);
-      }
-    }
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options: { readonly rollback?: boolean } = {}): Promise<T> {
+    return this.batcher.run(fn, options.rollback ?? false);
   }
+
+  /**
+   * One SERIALIZABLE transaction around a batch of catalog transactions (TransactionBatcher): all
+   * of it is run again when a concurrent transaction (another node's) makes it fail.
+   */
+  private readonly batcher = new TransactionBatcher({
+    inTransaction: async (body, rollback) => {
+      for (let attempt = 1; ; attempt++) {
+        const client = await this.catalog.connect().catch(rethrow);
+        let broken: Error | undefined;
+        try {
+          await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+          await body({
+            query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, [...params])).rows,
+            exec: async (sql: string) => void (await client.query(sql)),
+          });
+          await client.query(rollback ? 'ROLLBACK' : 'COMMIT');
+          return;
+        } catch (err) {
+          if (isConnectionError(err)) broken = err as Error;
+          else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          const code = (err as { code?: string }).code;
+          if (!(err instanceof SqlError) && code !== undefined && RETRIED.has(code)) {
+            if (attempt < MAX_ATTEMPTS) {
+              await sleep(Math.random() * Math.min(100, 2 ** attempt));
+              continue;
+            }
+            if (code !== '23505') {
+              throw new SqlError(SqlState.serializationFailure, 'could not serialize access due to concurrent catalog changes', {
+                detail: `Other sessions changed the catalog at the same time; this change was tried ${MAX_ATTEMPTS} times.`,
+                hint: 'Run the statement again.',
+              });
+            }
+          }
+          return rethrow(err);
+        } finally {
+          client.release(broken);
+        }
+      }
+    },
+    abortsTransaction: (err) => isConnectionError(err) || (err instanceof DatabaseError && RETRIED.has(err.code ?? '')),
+  });
 
   async withMigrationLock<T>(fn: () => Promise<T>): Promise<T> {
     const client = await this.catalog.connect().catch(rethrow);

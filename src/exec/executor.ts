@@ -357,7 +357,7 @@ export class Executor {
   /** Try a setting in the engine so that a bad value fails now, not on every later query. */
   private async checkEngineSetting(name: string, value: string): Promise<void> {
     try {
-      await this.deps.store.transaction((tx) => tx.exec(`SET LOCAL ${name} = ${quoteLiteral(value)}`));
+      await this.deps.store.transaction((tx) => tx.exec(`SET LOCAL ${name} = ${quoteLiteral(value)}`), { rollback: true });
     } catch (err) {
       throw new SqlError(SqlState.invalidParameterValue, `invalid value for parameter "${name}"`, { detail: (err as Error).message });
     }
