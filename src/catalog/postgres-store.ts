@@ -60,7 +60,7 @@ export class PostgresStore implements CatalogStore {
   static async open(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
     const base: pg.PoolConfig = { ...(parseIntoClientConfig(url) as pg.PoolConfig), max: options.poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 };
     const catalog = new pg.Pool(base);
-    catalog.on('error', options.onPoolError);
+    watchPool(catalog, options.onPoolError);
     try {
       const { rows } = await catalog.query<{ db: string }>('SELECT current_database() AS db');
       // Roles are the whole server's, catalogs one database's: one client role per catalog database.
@@ -167,7 +167,7 @@ export class PostgresStore implements CatalogStore {
       return fresh;
     });
     this.clients = new pg.Pool({ ...this.clientConfig, user: this.clientRole, password });
-    this.clients.on('error', this.options.onPoolError);
+    watchPool(this.clients, this.options.onPoolError);
   }
 
   async execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
@@ -371,6 +371,16 @@ function rethrow(err: unknown): never {
   }
   if (err instanceof Error && /Connection terminated|ECONNRESET|EPIPE/i.test(`${err.message} ${code ?? ''}`)) throw lostConnection();
   throw err;
+}
+
+/**
+ * Errors of pooled sessions go to the log, never to the process: the pool reports idle ones; a
+ * session in use (a raw exchange has no node-postgres query to fail) fails its own operation,
+ * and is released as broken.
+ */
+function watchPool(pool: pg.Pool, onError: (err: Error) => void): void {
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', () => undefined));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
