@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SqlError, SqlState } from '../errors.js';
+import { readCanceled } from './read-errors.js';
 
 const WORKER = fileURLToPath(new URL('../../engine/pglite-worker.mjs', import.meta.url));
 
@@ -35,11 +36,7 @@ export interface CallLimits {
   readonly signal?: AbortSignal;
 }
 
-function canceled(reason: 'statement timeout' | 'user request', deadlineMs?: number): SqlError {
-  return new SqlError(SqlState.queryCanceled, `canceling statement due to ${reason}`, {
-    hint: deadlineMs === undefined ? undefined : `This session's statements may run for at most ${deadlineMs} ms (SET statement_timeout lowers it; --statement-timeout-ms is the server's maximum).`,
-  });
-}
+const canceled = readCanceled;
 
 interface Pending {
   resolve(value: unknown): void;

@@ -2,6 +2,7 @@ import { serialize } from 'pg-protocol';
 import { SqlError, SqlState } from '../errors.js';
 import { encodeBind, framesBeforeReady, type BindValues, type Frame } from '../protocol-frames.js';
 import { AnswerCache } from './answer-cache.js';
+import { readCanceled, resultTooLarge } from './read-errors.js';
 import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
 import { TransactionBatcher } from './transaction-batcher.js';
@@ -185,7 +186,7 @@ export class PgliteStore implements CatalogStore {
   }
 
   execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
-    const canceled = (): SqlError => new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
+    const canceled = (): SqlError => readCanceled('user request');
     const key = this.answers.keyOf(read, options);
     const known = key === undefined ? undefined : this.answers.get(key);
     if (known) return options.cancel?.aborted ? Promise.reject(canceled()) : Promise.resolve(known);
@@ -302,9 +303,7 @@ export class PgliteStore implements CatalogStore {
       });
     }
     if (result.capped) {
-      throw new SqlError(SqlState.programLimitExceeded, `result exceeds the maximum size of ${options.maxResultBytes} bytes`, {
-        hint: 'Select fewer rows or columns (WHERE, LIMIT), or raise --max-result-bytes.',
-      });
+      throw resultTooLarge(options.maxResultBytes);
     }
     return framesBeforeReady(Buffer.from(result.output.buffer, result.output.byteOffset, result.output.byteLength));
   }

@@ -8,6 +8,7 @@ import { encodeBind, type Frame } from '../protocol-frames.js';
 import { scramSha256Verifier } from '../secrets/scram-verifier.js';
 import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
 import { ExchangeFailure, exchangeRaw } from './pg-wire-exchange.js';
+import { readCanceled, resultTooLarge } from './read-errors.js';
 import { TransactionBatcher } from './transaction-batcher.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
 
@@ -52,6 +53,8 @@ export class PostgresStore implements CatalogStore {
     private readonly options: PostgresStoreOptions,
     /** The restricted role client sessions log in as. */
     readonly clientRole: string,
+    /** The catalog database's name: what current_database() and psql's \l tell clients. */
+    readonly databaseName: string,
   ) {
     this.capabilities = { shared: true, concurrentReads: true, clientLoginRole: clientRole };
   }
@@ -65,7 +68,7 @@ export class PostgresStore implements CatalogStore {
       const { rows } = await catalog.query<{ db: string }>('SELECT current_database() AS db');
       // Roles are the whole server's, catalogs one database's: one client role per catalog database.
       const clientRole = `iamlink_client_${createHash('sha256').update(rows[0]!.db).digest('hex').slice(0, 12)}`;
-      return new PostgresStore(catalog, base, options, clientRole);
+      return new PostgresStore(catalog, base, options, clientRole, rows[0]!.db);
     } catch (err) {
       await catalog.end().catch(() => undefined);
       return rethrow(err);
@@ -171,7 +174,7 @@ export class PostgresStore implements CatalogStore {
   }
 
   async execClientRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
-    if (options.cancel?.aborted) throw canceled();
+    if (options.cancel?.aborted) throw readCanceled('user request');
     if (options.pending) return this.readWithPending(read, options);
     if (!this.clients) throw new Error('client reads before prepareClientRole');
     const client = await this.clients.connect().catch(rethrow);
@@ -199,10 +202,15 @@ export class PostgresStore implements CatalogStore {
           if (known === undefined) messages.unshift(serialize.parse({ name, text: statement.text, types: [...statement.types] }));
           const answer = await this.exchange(client, prelude, Buffer.concat(messages), options);
           if (known === undefined) statements.set(key, answer.some((f) => f.type === '1') ? name : null);
-          if (known !== undefined || statements.get(key) !== null) return withoutParseBind(answer);
+          if (known !== undefined || statements.get(key) !== null) {
+            checkCanceled(answer, options);
+            return withoutParseBind(answer);
+          }
         }
       }
-      return withoutParseBind(await this.exchange(client, prelude, messagesFor(read), options));
+      const answer = await this.exchange(client, prelude, messagesFor(read), options);
+      checkCanceled(answer, options);
+      return withoutParseBind(answer);
     } catch (err) {
       if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err;
@@ -225,7 +233,7 @@ export class PostgresStore implements CatalogStore {
     });
     const failed = setup!.find((f) => f.type === 'E');
     if (failed) throw errorOfFrame(failed);
-    if (answer!.reduce((n, f) => n + f.bytes.length, 0) > options.maxResultBytes) throw tooLarge(options);
+    if (answer!.reduce((n, f) => n + f.bytes.length, 0) > options.maxResultBytes) throw resultTooLarge(options.maxResultBytes);
     return answer!;
   }
 
@@ -256,6 +264,7 @@ export class PostgresStore implements CatalogStore {
       });
       const failed = setup!.find((f) => f.type === 'E');
       if (failed) throw errorOfFrame(failed);
+      checkCanceled(answer!, options);
       return withoutParseBind(answer!);
     } catch (err) {
       if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
@@ -306,14 +315,16 @@ function withoutParseBind(frames: Frame[]): Frame[] {
   return frames.filter((f) => f.type !== '1' && f.type !== '2' && f.type !== 'S' && f.type !== 'A');
 }
 
-function canceled(): SqlError {
-  return new SqlError(SqlState.queryCanceled, 'canceling statement due to user request');
-}
-
-function tooLarge(options: ClientReadOptions): SqlError {
-  return new SqlError(SqlState.programLimitExceeded, `result exceeds the maximum size of ${options.maxResultBytes} bytes`, {
-    hint: 'Select fewer rows or columns (WHERE, LIMIT), or raise --max-result-bytes.',
-  });
+/**
+ * PostgreSQL's own 57014 in an answer, as every store says it: the statement timeout with the
+ * limit in force (its hint), or the client's cancel. Any other answer passes as it is.
+ */
+function checkCanceled(answer: readonly Frame[], options: ClientReadOptions): void {
+  const failed = answer.find((f) => f.type === 'E');
+  if (!failed) return;
+  const err = parseErrorFrame(failed);
+  if (err.code !== '57014') return;
+  throw /statement timeout/.test(err.message) ? readCanceled('statement timeout', options.timeoutMs) : readCanceled('user request');
 }
 
 /** An ErrorResponse frame from the server as a DatabaseError (code, message, detail, hint). */
@@ -331,8 +342,8 @@ function errorOfFrame(frame: Frame): Error {
 
 /** Why a read's exchange ended without its answer, as the client should see it. */
 function exchangeError(failure: ExchangeFailure, options: ClientReadOptions): SqlError {
-  if (failure.reason === 'too_large') return tooLarge(options);
-  if (failure.reason === 'deadline') return new SqlError(SqlState.queryCanceled, 'canceling statement due to statement timeout');
+  if (failure.reason === 'too_large') return resultTooLarge(options.maxResultBytes);
+  if (failure.reason === 'deadline') return readCanceled('statement timeout', options.timeoutMs);
   const fatal = failure.frames.find((f) => f.type === 'E');
   return (fatal && catalogConnectionError(parseErrorFrame(fatal))) || lostConnection();
 }
