@@ -380,7 +380,8 @@ function rethrow(err: unknown): never {
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || /timeout exceeded when trying to connect/i.test((err as Error).message ?? '')) {
     throw new SqlError(SqlState.connectionFailure, 'could not connect to the catalog database', { hint: 'The node retries at the next statement.' });
   }
-  if (err instanceof Error && /Connection terminated|ECONNRESET|EPIPE/i.test(`${err.message} ${code ?? ''}`)) throw lostConnection();
+  // node-postgres's words for a session that is gone (terminated, reset, or refused after a connection error).
+  if (err instanceof Error && /Connection terminated|ECONNRESET|EPIPE|not queryable|Connection ended|socket hang up/i.test(`${err.message} ${code ?? ''}`)) throw lostConnection();
   throw err;
 }
 

@@ -60,6 +60,9 @@ const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: 
 /** Statements that change the catalog: inside a transaction they are staged until COMMIT. */
 const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set(['create_secret', 'alter_secret', 'create_connection', 'alter_connection', 'rename', 'drop_objects', 'comment']);
 
+/** A staged change plans differently at COMMIT than when it was staged. */
+const REPLANNED = 'the statement now means something else';
+
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
@@ -257,9 +260,12 @@ export class Executor {
     for (const change of changes) {
       try {
         const again = await this.plan(tx, session, change.stmt, change.searchPath);
-        if (JSON.stringify(again.plan) !== change.plan) throw new Error('the statement now means something else');
+        if (JSON.stringify(again.plan) !== change.plan) throw new Error(REPLANNED);
         await applyPlan(this.deps.catalog, tx, again.plan, session.roleId, change.ids);
       } catch (err) {
+        // The engine's own failures (its serialization failure, a lost connection) are the store's
+        // to retry or report; only a change that plans differently now is this transaction's conflict.
+        if (!(err instanceof SqlError) && !(err instanceof Error && err.message === REPLANNED)) throw err;
         throw new SqlError(SqlState.serializationFailure, 'could not serialize access due to concurrent update', {
           detail: `Another session changed the catalog since this transaction's ${printStatement(change.stmt, { redacted: true }).split(' (')[0]}${err instanceof SqlError ? `: ${err.message}` : ''}.`,
           hint: 'Run the transaction again.',
