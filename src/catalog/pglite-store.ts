@@ -6,6 +6,7 @@ import { readCanceled, resultTooLarge } from './read-errors.js';
 import { EngineThread } from './engine-thread.js';
 import { Mutex } from './mutex.js';
 import { TransactionBatcher } from './transaction-batcher.js';
+import { answerForClient, preparableRead, readMessages } from './client-read-messages.js';
 import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
 
@@ -208,18 +209,13 @@ export class PgliteStore implements CatalogStore {
   /** A read on the engine (in the lock). */
   private async runRead(read: ClientRead, options: ClientReadOptions): Promise<Frame[]> {
     // A lifted simple query, or a client's portal: an engine prepared statement, planned once.
-    const statement =
-      read.kind === 'query' && read.lifted
-        ? { text: read.lifted.text, types: read.lifted.types, bind: { paramFormats: [], params: read.lifted.params.map((p) => Buffer.from(p)), resultFormats: [] } }
-        : read.kind === 'portal'
-          ? { text: read.text, types: read.paramTypes, bind: read.bind }
-          : undefined;
+    const statement = preparableRead(read);
     if (statement) {
       const out = await this.runPrepared(statement.text, statement.types, statement.bind, options);
-      if (out) return withoutParseBind(out);
+      if (out) return answerForClient(out);
     }
     await this.asClient(settingsSqlOf(options.settings));
-    return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.expectedState));
+    return answerForClient(await this.runClient(readMessages(read), read.kind !== 'describe', options, this.expectedState));
   }
 
   /**
@@ -242,7 +238,7 @@ export class PgliteStore implements CatalogStore {
     // it reached the engine leaves that to us.
     const generation = this.engine.generation;
     try {
-      return withoutParseBind(await this.runClient(messagesFor(read), read.kind !== 'describe', options, this.systemState));
+      return answerForClient(await this.runClient(readMessages(read), read.kind !== 'describe', options, this.systemState));
     } catch (err) {
       if (this.engine.generation === generation) await this.engineExec('ROLLBACK');
       throw err;
@@ -327,19 +323,4 @@ function settingsSqlOf(settings: EngineSettings): string {
 }
 const settingsSql = new WeakMap<EngineSettings, string>();
 
-/** The engine's answer without ParseComplete and BindComplete, which are ours to send or not. */
-function withoutParseBind(frames: Frame[]): Frame[] {
-  return frames.filter((f) => f.type !== '1' && f.type !== '2');
-}
 
-/** The engine messages for a read, up to (not including) Execute and Sync. */
-function messagesFor(read: ClientRead): Buffer {
-  switch (read.kind) {
-    case 'query':
-      return Buffer.concat([serialize.parse({ text: read.text }), serialize.bind({}), serialize.describe({ type: 'P' })]);
-    case 'portal':
-      return Buffer.concat([serialize.parse({ text: read.text, types: [...read.paramTypes] }), encodeBind('', read.bind), serialize.describe({ type: 'P' })]);
-    case 'describe':
-      return Buffer.concat([serialize.parse({ text: read.text, types: [...read.paramTypes] }), serialize.describe({ type: 'S' })]);
-  }
-}

@@ -10,6 +10,7 @@ import { quoteIdentAlways, quoteLiteral } from '../sql/printer.js';
 import { ExchangeFailure, exchangeRaw } from './pg-wire-exchange.js';
 import { readCanceled, resultTooLarge } from './read-errors.js';
 import { TransactionBatcher } from './transaction-batcher.js';
+import { answerForClient, preparableRead, readMessages } from './client-read-messages.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, EngineSettings, Queryable, StoreCapabilities } from './store.js';
 
 /**
@@ -183,12 +184,7 @@ export class PostgresStore implements CatalogStore {
       let statements = this.prepared.get(client);
       if (!statements) this.prepared.set(client, (statements = new Map()));
       const prelude = `BEGIN READ ONLY; ${settingsSqlOf(options.settings)}`;
-      const statement =
-        read.kind === 'query' && read.lifted
-          ? { text: read.lifted.text, types: read.lifted.types, bind: { paramFormats: [], params: read.lifted.params.map((p) => Buffer.from(p)), resultFormats: [] } }
-          : read.kind === 'portal'
-            ? { text: read.text, types: read.paramTypes, bind: read.bind }
-            : undefined;
+      const statement = preparableRead(read);
       if (statement) {
         const key = `${options.settings.key}\0${statement.types.join(',')}\0${statement.text}`;
         const known = statements.get(key);
@@ -204,13 +200,13 @@ export class PostgresStore implements CatalogStore {
           if (known === undefined) statements.set(key, answer.some((f) => f.type === '1') ? name : null);
           if (known !== undefined || statements.get(key) !== null) {
             checkCanceled(answer, options);
-            return withoutParseBind(answer);
+            return answerForClient(answer);
           }
         }
       }
-      const answer = await this.exchange(client, prelude, messagesFor(read), options);
+      const answer = await this.exchange(client, prelude, withExecute(read), options);
       checkCanceled(answer, options);
-      return withoutParseBind(answer);
+      return answerForClient(answer);
     } catch (err) {
       if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err;
@@ -255,7 +251,7 @@ export class PostgresStore implements CatalogStore {
         await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
       }
-      const messages = Buffer.concat([serialize.query(`SET TRANSACTION READ ONLY; ${settingsSqlOf(options.settings)}`), messagesFor(read), serialize.query('ROLLBACK')]);
+      const messages = Buffer.concat([serialize.query(`SET TRANSACTION READ ONLY; ${settingsSqlOf(options.settings)}`), withExecute(read), serialize.query('ROLLBACK')]);
       const [setup, answer] = await exchangeRaw(client, messages, {
         readyCount: 3,
         maxBytes: options.maxResultBytes + 64 * 1024,
@@ -265,7 +261,7 @@ export class PostgresStore implements CatalogStore {
       const failed = setup!.find((f) => f.type === 'E');
       if (failed) throw errorOfFrame(failed);
       checkCanceled(answer!, options);
-      return withoutParseBind(answer!);
+      return answerForClient(answer!);
     } catch (err) {
       if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err instanceof SqlError ? err : rethrow(err);
@@ -279,6 +275,12 @@ export class PostgresStore implements CatalogStore {
   }
 }
 
+/** A read's messages through Sync: with Execute of every row, unless it only describes. */
+function withExecute(read: ClientRead): Buffer {
+  const tail = read.kind === 'describe' ? [serialize.sync()] : [serialize.execute({}), serialize.sync()];
+  return Buffer.concat([readMessages(read), ...tail]);
+}
+
 /**
  * The client's state as statements local to the read's transaction: its settings, then its own
  * role. search_path is already a list of quoted identifiers; the rest are literals.
@@ -288,32 +290,7 @@ function settingsSqlOf(settings: EngineSettings): string {
   return [...sets, `SET LOCAL ROLE ${quoteIdentAlways(settings.role)}`].join('; ');
 }
 
-/** The engine messages for a read, up to and including Sync. */
-function messagesFor(read: ClientRead): Buffer {
-  switch (read.kind) {
-    case 'query':
-      return Buffer.concat([serialize.parse({ text: read.text }), serialize.bind({}), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
-    case 'portal':
-      return Buffer.concat([
-        serialize.parse({ text: read.text, types: [...read.paramTypes] }),
-        encodeBind('', read.bind),
-        serialize.describe({ type: 'P' }),
-        serialize.execute({}),
-        serialize.sync(),
-      ]);
-    case 'describe':
-      return Buffer.concat([serialize.parse({ text: read.text, types: [...read.paramTypes] }), serialize.describe({ type: 'S' }), serialize.sync()]);
-  }
-}
 
-/**
- * The engine's answer without ParseComplete and BindComplete (ours to send or not), and without
- * ParameterStatus and NotificationResponse: the engine reports its own session's settings (the
- * client role's, reverting at ROLLBACK), while the client's are iamlink's to report.
- */
-function withoutParseBind(frames: Frame[]): Frame[] {
-  return frames.filter((f) => f.type !== '1' && f.type !== '2' && f.type !== 'S' && f.type !== 'A');
-}
 
 /**
  * PostgreSQL's own 57014 in an answer, as every store says it: the statement timeout with the
