@@ -1,14 +1,20 @@
 /** A throwaway PostgreSQL server for comparisons: initdb + pg_ctl on a free port, as user postgres when run as root. */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface BenchPostgres {
   readonly port: number;
+  /** The superuser's URL of database postgres. */
   readonly url: string;
-  psql(args: string[], input?: string): string;
+  /** The superuser's URL of database `db` on this server. */
+  urlOf(db: string): string;
+  /** psql as the superuser, in database postgres unless `db` is given. */
+  psql(args: string[], input?: string, db?: string): string;
+  /** The server's log so far (errors are logged with their statement by default). */
+  log(): string;
   stop(): void;
 }
 
@@ -49,7 +55,10 @@ export async function startPostgres(): Promise<BenchPostgres> {
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    psql: (args, input) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', `postgres://postgres@127.0.0.1:${port}/postgres`, ...args], { input, encoding: 'utf8' }),
+    urlOf: (db) => `postgres://postgres@127.0.0.1:${port}/${db}`,
+    psql: (args, input, db = 'postgres') =>
+      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', `postgres://postgres@127.0.0.1:${port}/${db}`, ...args], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }),
+    log: () => readFileSync(join(root, 'log'), 'utf8'),
     stop: () => {
       run(pgBin('pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
       rmSync(root, { recursive: true, force: true });

@@ -20,7 +20,13 @@ BEGIN
        AND p.prorettype NOT IN ('trigger'::regtype, 'language_handler'::regtype, 'index_am_handler'::regtype,
                                 'table_am_handler'::regtype, 'tsm_handler'::regtype, 'fdw_handler'::regtype)
   LOOP
-    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.signature);
+    -- A catalog role that does not own pg_catalog's functions (a managed PostgreSQL) cannot
+    -- revoke: the gate then still refuses them (Catalog.clientFunctions, docs/scale-out.md).
+    BEGIN
+      EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.signature);
+    EXCEPTION WHEN insufficient_privilege THEN
+      CONTINUE;
+    END;
     IF f.proname IN ('random', 'random_normal', 'clock_timestamp', 'timeofday', 'gen_random_uuid', 'uuidv4', 'uuidv7',
                      'array_sample', 'array_shuffle', 'pg_is_in_recovery', 'pg_jit_available',
                      'pg_table_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_indexes_size',
@@ -32,10 +38,25 @@ END
 $$;
 
 -- Stable, yet each call assigns a transaction id: a client must not spend the engine's xids.
-REVOKE EXECUTE ON FUNCTION pg_catalog.txid_current() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_current_xact_id() FROM PUBLIC;
--- The engine is one session: these would show other clients' statements.
-REVOKE SELECT ON pg_catalog.pg_prepared_statements, pg_catalog.pg_cursors FROM PUBLIC;
+-- The engine's sessions are shared by clients: these views would show other clients' statements
+-- (the gate refuses them too). Each only where the catalog role may.
+DO $$
+DECLARE
+  revoke text;
+BEGIN
+  FOREACH revoke IN ARRAY ARRAY[
+    'REVOKE EXECUTE ON FUNCTION pg_catalog.txid_current() FROM PUBLIC',
+    'REVOKE EXECUTE ON FUNCTION pg_catalog.pg_current_xact_id() FROM PUBLIC',
+    'REVOKE SELECT ON pg_catalog.pg_prepared_statements, pg_catalog.pg_cursors FROM PUBLIC'
+  ] LOOP
+    BEGIN
+      EXECUTE revoke;
+    EXCEPTION WHEN insufficient_privilege THEN
+      NULL;
+    END;
+  END LOOP;
+END
+$$;
 
 -- session_user is the client's own now (session authorization): the stand-in function that the
 -- gate used to rewrite session_user into, and the setting it read, are gone.

@@ -136,12 +136,11 @@ async function openStore(config: Config, log: Logger): Promise<{ store: CatalogS
   }
 }
 
-/** A catalog URL without its password, for logs and the start line. */
+/** A catalog URL without its password (nor any query parameter, which may hold one), for logs and the start line. */
 function describeCatalogUrl(url: string): string {
   try {
     const u = new URL(url);
-    u.password = '';
-    return u.toString();
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
   } catch {
     return 'postgres://...';
   }

@@ -80,13 +80,40 @@ export class Catalog {
     return rows[0]!;
   }
 
-  /** Insert an item with fresh (or the given preallocated) id and oid; returns the id. */
-  async insertItem(tx: Queryable, kind: ItemKind, name: string, ownerId: string, connection: StoredConnection | undefined, ids?: ItemIds): Promise<string> {
+  /**
+   * Insert a connection and its dependencies in one statement, with the given preallocated ids or
+   * fresh ones from the counters (the items trigger then records the id as issued); returns the id.
+   */
+  async insertConnection(tx: Queryable, name: string, ownerId: string, connection: StoredConnection, ids?: ItemIds): Promise<string> {
+    const rows = await tx.query<{ id: string }>(
+      `WITH item AS (
+         INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql)
+         VALUES (COALESCE($1, 'u' || nextval('iamlink_internal.item_id_seq')), COALESCE($2, nextval('iamlink_internal.item_oid_seq')::integer),
+                 'connection', $3, $4, $5, $6, $7, $8)
+         RETURNING id
+       ), deps AS (
+         INSERT INTO iamlink_internal.dependencies (object_id, referenced_object_id)
+         SELECT item.id, ref FROM item, unnest($9::text[]) AS ref
+       )
+       SELECT id FROM item`,
+      [ids?.id ?? null, ids?.oid ?? null, PUBLIC_SCHEMA_ID, name, ownerId, JSON.stringify(connection.definition), connection.createSql, connection.redactedCreateSql, [...connection.dependsOn]],
+    );
+    return rows[0]!.id;
+  }
+
+  /**
+   * Insert a secret with its encrypted value in one statement. The ciphertext is bound to the id,
+   * so the id is allocated first unless given.
+   */
+  async insertSecret(tx: Queryable, name: string, ownerId: string, value: Redacted<string>, ids?: ItemIds): Promise<string> {
     const { id, oid } = ids ?? (await this.allocateIds(tx));
+    const sealed = this.cipher.seal(value, id);
     await tx.query(
-      `INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [id, oid, kind, PUBLIC_SCHEMA_ID, name, ownerId, connection ? JSON.stringify(connection.definition) : null, connection?.createSql ?? null, connection?.redactedCreateSql ?? null],
+      `WITH item AS (
+         INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id) VALUES ($1, $2, 'secret', $3, $4, $5) RETURNING id
+       )
+       INSERT INTO iamlink_internal.secrets (id, key_id, nonce, ciphertext) SELECT id, $6, $7, $8 FROM item`,
+      [id, oid, PUBLIC_SCHEMA_ID, name, ownerId, sealed.keyId, sealed.nonce, sealed.ciphertext],
     );
     return id;
   }
@@ -107,14 +134,15 @@ export class Catalog {
       connection.createSql,
       connection.redactedCreateSql,
     ]);
-    await tx.query('DELETE FROM iamlink_internal.dependencies WHERE object_id = $1', [id]);
-    await this.writeDependencies(tx, id, connection.dependsOn);
-  }
-
-  async writeDependencies(tx: Queryable, id: string, dependsOn: readonly string[]): Promise<void> {
-    for (const ref of dependsOn) {
-      await tx.query('INSERT INTO iamlink_internal.dependencies (object_id, referenced_object_id) VALUES ($1, $2)', [id, ref]);
-    }
+    await tx.query(
+      // One statement: drop the references no longer made, add the new ones (the kept ones stay).
+      `WITH gone AS (
+         DELETE FROM iamlink_internal.dependencies WHERE object_id = $1 AND referenced_object_id <> ALL ($2::text[])
+       )
+       INSERT INTO iamlink_internal.dependencies (object_id, referenced_object_id)
+       SELECT $1, ref FROM unnest($2::text[]) AS ref ON CONFLICT DO NOTHING`,
+      [id, [...connection.dependsOn]],
+    );
   }
 
   /** Set an item's comment (COMMENT ON), or with null remove it; dropping the item removes it too. */
@@ -129,14 +157,10 @@ export class Catalog {
     );
   }
 
-  /** Encrypt and store a secret's value (bound to its id). */
-  async writeSecret(tx: Queryable, id: string, value: Redacted<string>, mode: 'insert' | 'update'): Promise<void> {
+  /** Encrypt and store a secret's new value (bound to its id). */
+  async updateSecret(tx: Queryable, id: string, value: Redacted<string>): Promise<void> {
     const sealed = this.cipher.seal(value, id);
-    const sql =
-      mode === 'insert'
-        ? 'INSERT INTO iamlink_internal.secrets (id, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)'
-        : 'UPDATE iamlink_internal.secrets SET key_id = $2, nonce = $3, ciphertext = $4 WHERE id = $1';
-    await tx.query(sql, [id, sealed.keyId, sealed.nonce, sealed.ciphertext]);
+    await tx.query('UPDATE iamlink_internal.secrets SET key_id = $2, nonce = $3, ciphertext = $4 WHERE id = $1', [id, sealed.keyId, sealed.nonce, sealed.ciphertext]);
   }
 
   /** Decrypt a secret's value: only for the AWS credential provider, at the moment of use. */

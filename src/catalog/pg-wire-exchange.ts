@@ -22,8 +22,15 @@ export interface ExchangeOptions {
   readonly cancel?: AbortSignal;
 }
 
-/** The answer, split at each ReadyForQuery (each segment without it). */
-export type ExchangeResult = Frame[][];
+export interface ExchangeResult {
+  /** The answer, split at each ReadyForQuery (each segment without it). */
+  readonly segments: Frame[][];
+  /**
+   * A CancelRequest was sent: it may still reach the server after the answer, and stop whatever
+   * the session runs next. The caller must not give the session to anyone else.
+   */
+  readonly cancelSent: boolean;
+}
 
 /** Why an exchange ended without its answer; the client must be discarded. */
 export class ExchangeFailure extends Error {
@@ -88,9 +95,13 @@ export function exchangeRaw(client: pg.Client, messages: Buffer, options: Exchan
   const segments: Frame[][] = [[]];
   let bytes = 0;
   let ready = 0;
+  let cancelSent = false;
   return new Promise<ExchangeResult>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
-    const onCancel = () => sendCancel(internals);
+    const onCancel = () => {
+      cancelSent = true;
+      sendCancel(internals);
+    };
     const finish = (failure?: ExchangeFailure) => {
       clearTimeout(timer);
       options.cancel?.removeEventListener('abort', onCancel);
@@ -102,7 +113,7 @@ export function exchangeRaw(client: pg.Client, messages: Buffer, options: Exchan
         return;
       }
       for (const l of parserListeners) stream.on('data', l);
-      resolve(segments);
+      resolve({ segments, cancelSent });
     };
     const received = () => segments.flat();
     const onData = (chunk: Buffer) => {

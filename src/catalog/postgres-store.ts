@@ -47,6 +47,8 @@ export class PostgresStore implements CatalogStore {
   private readonly prepared = new WeakMap<pg.Client, Map<string, string | null>>();
   private nextStatement = 1;
   private clients: pg.Pool | undefined;
+  /** Sessions a CancelRequest was sent for: a late one could stop the next read, so they are not reused. */
+  private readonly canceled = new WeakSet<pg.Client>();
 
   private constructor(
     private readonly catalog: pg.Pool,
@@ -56,20 +58,32 @@ export class PostgresStore implements CatalogStore {
     readonly clientRole: string,
     /** The catalog database's name: what current_database() and psql's \l tell clients. */
     readonly databaseName: string,
+    private readonly catalogIsSuperuser: boolean,
   ) {
     this.capabilities = { shared: true, concurrentReads: true, clientLoginRole: clientRole };
   }
 
   /** Connect to the catalog database (nothing is created until `prepareClientRole`). */
   static async open(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
-    const base: pg.PoolConfig = { ...(parseIntoClientConfig(url) as pg.PoolConfig), max: options.poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 };
+    const parsed = parseIntoClientConfig(url) as pg.PoolConfig;
+    const base: pg.PoolConfig = {
+      ...parsed,
+      // Literals iamlink writes (a client's settings in a read's prelude) double quotes only: safe
+      // only with standard_conforming_strings on, whatever the server, database or role default.
+      options: [parsed.options, '-c standard_conforming_strings=on'].filter(Boolean).join(' '),
+      max: options.poolSize,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 10_000,
+    };
     const catalog = new pg.Pool(base);
     watchPool(catalog, options.onPoolError);
     try {
-      const { rows } = await catalog.query<{ db: string }>('SELECT current_database() AS db');
+      const { rows } = await catalog.query<{ db: string; superuser: boolean }>(
+        'SELECT current_database() AS db, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser',
+      );
       // Roles are the whole server's, catalogs one database's: one client role per catalog database.
       const clientRole = `iamlink_client_${createHash('sha256').update(rows[0]!.db).digest('hex').slice(0, 12)}`;
-      return new PostgresStore(catalog, base, options, clientRole, rows[0]!.db);
+      return new PostgresStore(catalog, base, options, clientRole, rows[0]!.db, rows[0]!.superuser);
     } catch (err) {
       await catalog.end().catch(() => undefined);
       return rethrow(err);
@@ -131,17 +145,16 @@ export class PostgresStore implements CatalogStore {
   });
 
   async withMigrationLock<T>(fn: () => Promise<T>): Promise<T> {
-    const client = await this.catalog.connect().catch(rethrow);
-    let broken: Error | undefined;
+    // A session of its own, outside the pool: what runs under the lock needs the pool's.
+    const client = new pg.Client(this.clientConfig);
+    client.on('error', () => undefined);
+    await client.connect().catch(rethrow);
     try {
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-      try {
-        return await fn();
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch((e: Error) => (broken = e));
-      }
+      return await fn();
     } finally {
-      client.release(broken);
+      // Ending the session releases the lock.
+      await client.end().catch(() => undefined);
     }
   }
 
@@ -211,7 +224,7 @@ export class PostgresStore implements CatalogStore {
       if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err;
     } finally {
-      client.release(broken);
+      client.release(broken ?? (this.canceled.has(client) ? new Error('a CancelRequest was sent for it') : undefined));
     }
   }
 
@@ -221,12 +234,14 @@ export class PostgresStore implements CatalogStore {
    */
   private async exchange(client: pg.Client, prelude: string, read: Buffer, options: ClientReadOptions): Promise<Frame[]> {
     const messages = Buffer.concat([serialize.query(prelude), read, serialize.query('ROLLBACK')]);
-    const [setup, answer] = await exchangeRaw(client, messages, {
+    const { segments, cancelSent } = await exchangeRaw(client, messages, {
       readyCount: 3,
       maxBytes: options.maxResultBytes + 64 * 1024,
       deadlineMs: options.timeoutMs + DEADLINE_SLACK_MS,
       cancel: options.cancel,
     });
+    if (cancelSent) this.canceled.add(client);
+    const [setup, answer] = segments;
     const failed = setup!.find((f) => f.type === 'E');
     if (failed) throw errorOfFrame(failed);
     if (answer!.reduce((n, f) => n + f.bytes.length, 0) > options.maxResultBytes) throw resultTooLarge(options.maxResultBytes);
@@ -251,13 +266,18 @@ export class PostgresStore implements CatalogStore {
         await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
       }
-      const messages = Buffer.concat([serialize.query(`SET TRANSACTION READ ONLY; ${settingsSqlOf(options.settings)}`), withExecute(read), serialize.query('ROLLBACK')]);
-      const [setup, answer] = await exchangeRaw(client, messages, {
+      // As a superuser, the client's own session authorization (SET ROLE then checks the client's
+      // memberships, not the superuser's), as on the embedded store; else its role.
+      const become = this.catalogIsSuperuser ? settingsSqlOf(options.settings, 'SESSION AUTHORIZATION') : settingsSqlOf(options.settings);
+      const messages = Buffer.concat([serialize.query(`SET TRANSACTION READ ONLY; ${become}`), withExecute(read), serialize.query('ROLLBACK')]);
+      const { segments, cancelSent } = await exchangeRaw(client, messages, {
         readyCount: 3,
         maxBytes: options.maxResultBytes + 64 * 1024,
         deadlineMs: options.timeoutMs + DEADLINE_SLACK_MS,
         cancel: options.cancel,
       });
+      if (cancelSent) this.canceled.add(client);
+      const [setup, answer] = segments;
       const failed = setup!.find((f) => f.type === 'E');
       if (failed) throw errorOfFrame(failed);
       checkCanceled(answer!, options);
@@ -266,7 +286,7 @@ export class PostgresStore implements CatalogStore {
       if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err instanceof SqlError ? err : rethrow(err);
     } finally {
-      client.release(broken);
+      client.release(broken ?? (this.canceled.has(client) ? new Error('a CancelRequest was sent for it') : undefined));
     }
   }
 
@@ -285,9 +305,9 @@ function withExecute(read: ClientRead): Buffer {
  * The client's state as statements local to the read's transaction: its settings, then its own
  * role. search_path is already a list of quoted identifiers; the rest are literals.
  */
-function settingsSqlOf(settings: EngineSettings): string {
+function settingsSqlOf(settings: EngineSettings, as: 'ROLE' | 'SESSION AUTHORIZATION' = 'ROLE'): string {
   const sets = settings.values.map(([k, v]) => `SET LOCAL ${k} = ${k === 'search_path' ? v : quoteLiteral(v)}`);
-  return [...sets, `SET LOCAL ROLE ${quoteIdentAlways(settings.role)}`].join('; ');
+  return [...sets, `SET LOCAL ${as} ${quoteIdentAlways(settings.role)}`].join('; ');
 }
 
 
@@ -301,7 +321,8 @@ function checkCanceled(answer: readonly Frame[], options: ClientReadOptions): vo
   if (!failed) return;
   const err = parseErrorFrame(failed);
   if (err.code !== '57014') return;
-  throw /statement timeout/.test(err.message) ? readCanceled('statement timeout', options.timeoutMs) : readCanceled('user request');
+  // Ours to tell apart, not by the server's message (its lc_messages may not be English).
+  throw options.cancel?.aborted ? readCanceled('user request') : readCanceled('statement timeout', options.timeoutMs);
 }
 
 /** An ErrorResponse frame from the server as a DatabaseError (code, message, detail, hint). */
@@ -313,14 +334,25 @@ function parseErrorFrame(frame: Frame): DatabaseError {
   return error ?? new DatabaseError('unreadable error from the catalog database', frame.bytes.length, 'error');
 }
 
-function errorOfFrame(frame: Frame): Error {
-  return catalogConnectionError(parseErrorFrame(frame)) ?? parseErrorFrame(frame);
+/** An error in a read's prelude (its settings and role): the catalog database's reason, as a SqlError. */
+function errorOfFrame(frame: Frame): SqlError {
+  const err = parseErrorFrame(frame);
+  if (err.code === '57014') return readCanceled('user request');
+  return (
+    catalogConnectionError(err) ??
+    new SqlError(SqlState.systemError, `the catalog database refused the read's session settings: ${err.message}`, { detail: `SQLSTATE ${err.code ?? 'unknown'}` })
+  );
 }
 
 /** Why a read's exchange ended without its answer, as the client should see it. */
 function exchangeError(failure: ExchangeFailure, options: ClientReadOptions): SqlError {
   if (failure.reason === 'too_large') return resultTooLarge(options.maxResultBytes);
-  if (failure.reason === 'deadline') return readCanceled('statement timeout', options.timeoutMs);
+  if (failure.reason === 'deadline') {
+    // PostgreSQL's own statement_timeout would have answered by now: the network or server is stuck.
+    return new SqlError(SqlState.connectionFailure, 'the catalog database did not answer in time', {
+      hint: 'The node drops that session and opens another: run the statement again.',
+    });
+  }
   const fatal = failure.frames.find((f) => f.type === 'E');
   return (fatal && catalogConnectionError(parseErrorFrame(fatal))) || lostConnection();
 }

@@ -53,32 +53,18 @@ export class TransactionBatcher {
   }
 
   private async runBatch(jobs: Job[]): Promise<void> {
-    let outcomes: { ok: boolean; value: unknown }[] = [];
+    let outcomes: Outcome[] = [];
     try {
-      const alone = jobs.length === 1 ? jobs[0]! : undefined;
-      await this.engine.inTransaction(async (tx) => {
-        outcomes = [];
-        if (alone) {
-          // Alone: the engine transaction is its own (its error ends it; a trial is rolled back).
-          outcomes.push({ ok: true, value: await alone.fn(tx) });
-          return;
-        }
-        for (const job of jobs) {
-          await tx.exec('SAVEPOINT iamlink_batch');
-          try {
-            const value = await job.fn(tx);
-            await tx.exec(job.rollback ? 'ROLLBACK TO SAVEPOINT iamlink_batch; RELEASE SAVEPOINT iamlink_batch' : 'RELEASE SAVEPOINT iamlink_batch');
-            outcomes.push({ ok: true, value });
-          } catch (err) {
-            if (this.engine.abortsTransaction(err)) throw err;
-            await tx.exec('ROLLBACK TO SAVEPOINT iamlink_batch; RELEASE SAVEPOINT iamlink_batch');
-            outcomes.push({ ok: false, value: err });
-          }
-        }
-      }, alone?.rollback ?? false);
+      try {
+        outcomes = await this.attempt(jobs, false);
+      } catch (err) {
+        if (!(err instanceof OneFailed)) throw err;
+        // One of them failed: again, each in a savepoint, so that it fails alone.
+        outcomes = await this.attempt(jobs, true);
+      }
     } catch (err) {
-      // The engine transaction failed as a whole: every job in it fails with that error, except
-      // that a lone job's own error is its own.
+      // The engine transaction failed as a whole: every job in it fails with that error (a lone
+      // job's own error is its own).
       for (const job of jobs) job.reject(err);
       return;
     }
@@ -87,5 +73,50 @@ export class TransactionBatcher {
       if (outcome.ok) job.resolve(outcome.value);
       else job.reject(outcome.value);
     });
+  }
+
+  /**
+   * Run the jobs in one engine transaction. Optimistically (`isolated` false) with no savepoint
+   * but around trials, since jobs rarely fail: a failure then throws OneFailed and the batch is
+   * run again isolated, each job in a savepoint of its own.
+   */
+  private async attempt(jobs: Job[], isolated: boolean): Promise<Outcome[]> {
+    let outcomes: Outcome[] = [];
+    const alone = jobs.length === 1 ? jobs[0]! : undefined;
+    await this.engine.inTransaction(async (tx) => {
+      outcomes = [];
+      if (alone) {
+        // Alone: the engine transaction is its own (its error ends it; a trial is rolled back).
+        outcomes.push({ ok: true, value: await alone.fn(tx) });
+        return;
+      }
+      for (const job of jobs) {
+        const savepoint = isolated || job.rollback;
+        if (savepoint) await tx.exec('SAVEPOINT iamlink_batch');
+        try {
+          const value = await job.fn(tx);
+          if (savepoint) await tx.exec(job.rollback ? 'ROLLBACK TO SAVEPOINT iamlink_batch; RELEASE SAVEPOINT iamlink_batch' : 'RELEASE SAVEPOINT iamlink_batch');
+          outcomes.push({ ok: true, value });
+        } catch (err) {
+          if (this.engine.abortsTransaction(err)) throw err;
+          if (!savepoint) throw new OneFailed(err);
+          await tx.exec('ROLLBACK TO SAVEPOINT iamlink_batch; RELEASE SAVEPOINT iamlink_batch');
+          outcomes.push({ ok: false, value: err });
+        }
+      }
+    }, alone?.rollback ?? false);
+    return outcomes;
+  }
+}
+
+interface Outcome {
+  readonly ok: boolean;
+  readonly value: unknown;
+}
+
+/** A job of an optimistic batch failed: the batch runs again with a savepoint per job. */
+class OneFailed extends Error {
+  constructor(cause: unknown) {
+    super('a catalog transaction of the batch failed', { cause });
   }
 }

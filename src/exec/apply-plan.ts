@@ -7,17 +7,13 @@ import type { Plan } from '../plan/plan.js';
 export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, ownerId: string, ids?: ItemIds): Promise<string[]> {
   switch (plan.kind) {
     case 'create_secret': {
-      const id = await catalog.insertItem(tx, 'secret', plan.name, ownerId, undefined, ids);
-      await catalog.writeSecret(tx, id, plan.value, 'insert');
-      return [id];
+      return [await catalog.insertSecret(tx, plan.name, ownerId, plan.value, ids)];
     }
     case 'alter_secret':
-      await catalog.writeSecret(tx, plan.id, plan.value, 'update');
+      await catalog.updateSecret(tx, plan.id, plan.value);
       return [plan.id];
     case 'create_connection': {
-      const id = await catalog.insertItem(tx, 'connection', plan.name, ownerId, plan.connection, ids);
-      await catalog.writeDependencies(tx, id, plan.connection.dependsOn);
-      return [id];
+      return [await catalog.insertConnection(tx, plan.name, ownerId, plan.connection, ids)];
     }
     case 'alter_connection':
       await catalog.updateConnection(tx, plan.id, plan.connection);

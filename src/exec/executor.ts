@@ -363,7 +363,9 @@ export class Executor {
   /** Try a setting in the engine so that a bad value fails now, not on every later query. */
   private async checkEngineSetting(name: string, value: string): Promise<void> {
     try {
-      await this.deps.store.transaction((tx) => tx.exec(`SET LOCAL ${name} = ${quoteLiteral(value)}`), { rollback: true });
+      // Parameters, never SQL text: the value is the client's (and as text it would be only as safe
+      // as the catalog server's standard_conforming_strings).
+      await this.deps.store.transaction((tx) => tx.query('SELECT pg_catalog.set_config($1, $2, true)', [name, value]), { rollback: true });
     } catch (err) {
       throw new SqlError(SqlState.invalidParameterValue, `invalid value for parameter "${name}"`, { detail: (err as Error).message });
     }

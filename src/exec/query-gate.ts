@@ -56,8 +56,18 @@ const REPEATABLE_STABLE = [
 ];
 /** Views whose rows change without the catalog changing (activity, statistics, locks). */
 const LIVE_RELATION = /^pg_(stat|locks$|settings$|file_settings$|backend_memory_contexts$|shmem_allocations$|prepared_xacts$|replication|hba_file_rules$|ident_file_mappings$|cursors$|prepared_statements$|timezone_names$|wait_events$)/;
-/** Date/time input words that mean "the current moment" when cast (`'now'::timestamptz`). */
-const CLOCK_WORDS = /^\s*(now|today|tomorrow|yesterday)\s*$/i;
+/**
+ * Date/time input words that mean "the current moment" wherever they are read as a date or time
+ * (`'now'::timestamptz`, `col > 'today 12:00'`): a read with such a literal does not repeat.
+ */
+const CLOCK_WORDS = /\b(now|today|tomorrow|yesterday)\b/i;
+/** Types whose text input may read the clock: a cast to one (of a computed text too) does not repeat. */
+const CLOCK_TYPES = /^(date|time|timetz|timestamp|timestamptz|daterange|tsrange|tstzrange|datemultirange|tsmultirange|tstzmultirange)$/;
+/**
+ * Views that show the engine session's own prepared statements and cursors: on the shared store a
+ * pooled session's are other clients' (migrations/0002 revokes them too, where it may).
+ */
+const SESSION_VIEWS = new Set(['pg_prepared_statements', 'pg_cursors']);
 
 /** Statement node types that write data or schema: refused as read-only (25006). */
 const WRITES: Record<string, string> = {
@@ -242,6 +252,13 @@ function checkFunctions(node: unknown): void {
   }
   if (node === null || typeof node !== 'object') return;
   const obj = node as Node;
+  const range = obj.RangeVar as Node | undefined;
+  const relname = String(range?.relname ?? '').toLowerCase();
+  if (SESSION_VIEWS.has(relname) && [undefined, 'pg_catalog'].includes(range?.schemaname as string | undefined)) {
+    throw new SqlError(SqlState.insufficientPrivilege, `permission denied for view ${relname}`, {
+      position: typeof range!.location === 'number' ? range!.location : undefined,
+    });
+  }
   const call = obj.FuncCall as Node | undefined;
   if (call) {
     const parts = (call.funcname as { String?: { sval?: string } }[]).map((p) => (p.String?.sval ?? '').toLowerCase());
@@ -277,6 +294,11 @@ function repeats(node: unknown): boolean {
   if (range && LIVE_RELATION.test(String(range.relname ?? '').toLowerCase())) return false;
   const constant = obj.A_Const as Node | undefined;
   if (constant?.sval && CLOCK_WORDS.test(String((constant.sval as Node).sval ?? ''))) return false;
+  const cast = obj.TypeCast as Node | undefined;
+  if (cast) {
+    const names = ((cast.typeName as Node | undefined)?.names as { String?: { sval?: string } }[] | undefined) ?? [];
+    if (CLOCK_TYPES.test(names.at(-1)?.String?.sval ?? '')) return false;
+  }
   return Object.values(obj).every(repeats);
 }
 

@@ -1,6 +1,6 @@
 /** What only the shared PostgreSQL store does: its client role, engine roles, verifiers, sessions it loses. */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { scramSha256Verifier } from '../../src/secrets/scram-verifier.js';
 import { errorOf, freshSharedCatalog, startTestServer, type TestServer } from '../support/server.js';
 
@@ -91,6 +91,100 @@ describe('the shared store on a server where PUBLIC may execute a volatile funct
     } finally {
       await server.stop();
       await catalog.drop();
+    }
+  });
+});
+
+describe('the shared store against a hostile or unusual catalog server (found by the independent review)', () => {
+  /** A fresh empty database on the run's server, its URL as `user`, and a way to drop it. */
+  async function emptyDatabase(owner?: string): Promise<{ url: string; drop(): Promise<void> }> {
+    const name = `iamlink_r_${Math.random().toString(16).slice(2, 10)}`;
+    const admin = new pg.Client(inject('postgresUrl'));
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}${owner ? ` OWNER ${owner}` : ''}`);
+    await admin.end();
+    const u = new URL(inject('postgresUrl'));
+    u.pathname = `/${name}`;
+    if (owner) u.username = owner;
+    return {
+      url: u.toString(),
+      drop: async () => {
+        const c = new pg.Client(inject('postgresUrl'));
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
+      },
+    };
+  }
+
+  it("a client's setting cannot inject SQL even where standard_conforming_strings is off by default", async () => {
+    const catalog = await freshSharedCatalog();
+    const admin = new pg.Client(catalog.url);
+    await admin.connect();
+    await admin.query(`ALTER DATABASE ${new URL(catalog.url).pathname.slice(1)} SET standard_conforming_strings = off`);
+    const server = await startTestServer(['--catalog-url', catalog.url, '--secrets-key-file', catalog.keyFile]);
+    try {
+      const c = await server.client({ user: 'mallory' });
+      await c.query("SET application_name = 'x\\'; COMMIT; ALTER ROLE mallory SUPERUSER; --'").catch(() => undefined);
+      expect((await c.query("SELECT current_setting('application_name') AS a")).rows).toHaveLength(1);
+      const { rows } = await admin.query("SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'");
+      expect(rows).toEqual([{ rolsuper: false }]);
+    } finally {
+      await admin.end();
+      await server.stop();
+      await catalog.drop();
+    }
+  });
+
+  it('starts on a database owned by a role that is no superuser (a managed server), still refusing what it could not revoke', async () => {
+    const admin = new pg.Client(inject('postgresUrl'));
+    await admin.connect();
+    const owner = `iamlink_owner_${Math.random().toString(16).slice(2, 8)}`;
+    await admin.query(`CREATE ROLE ${owner} LOGIN CREATEROLE`);
+    const db = await emptyDatabase(owner);
+    const server = await startTestServer(['--catalog-url', db.url, '--secrets-key-file', inject('sharedKeyFile'), '--catalog-pool-size', '1']);
+    try {
+      const c = await server.client();
+      await c.query("CREATE CONNECTION managed TO AWS (ASSUME ROLE ARN = 'arn:aws:iam::001234567890:role/C')");
+      expect((await c.query("SELECT name FROM mz_connections")).rows).toEqual([{ name: 'managed' }]);
+      expect(await errorOf(c.query('SELECT pg_advisory_lock(1)'))).toMatchObject({ code: '42501' });
+      expect(await errorOf(c.query('SELECT name, statement FROM pg_prepared_statements'))).toMatchObject({ code: '42501', message: 'permission denied for view pg_prepared_statements' });
+      expect(await errorOf(c.query('SELECT * FROM pg_catalog.pg_cursors'))).toMatchObject({ code: '42501' });
+    } finally {
+      await server.stop();
+      await db.drop();
+      await admin.query(`DROP OWNED BY ${owner}; DROP ROLE ${owner}`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+
+  it('never prints a password given in the URL, in its user part or as a parameter', async () => {
+    const catalog = await freshSharedCatalog();
+    const withPassword = new URL(catalog.url);
+    withPassword.password = 'pw-in-userinfo';
+    withPassword.searchParams.set('password', 'pw-in-query');
+    const server = await startTestServer(['--catalog-url', withPassword.toString(), '--secrets-key-file', catalog.keyFile]);
+    try {
+      expect(server.catalog).not.toMatch(/pw-in/);
+      expect(server.catalog).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/iamlink_t_/);
+      expect(await server.logText()).not.toMatch(/pw-in/);
+    } finally {
+      await server.stop();
+      await catalog.drop();
+    }
+  });
+
+  it('a read inside a transaction that changes the catalog runs as the client, not as the catalog role', async () => {
+    const server = await startTestServer([], undefined, { store: 'postgres' });
+    try {
+      const c = await server.client({ user: 'pending_reader' });
+      await c.query('BEGIN');
+      await c.query("CREATE SECRET staged AS 'v'");
+      const { rows } = await c.query('SELECT current_user AS u, session_user AS s, (SELECT count(*)::int FROM mz_secrets WHERE name = $1) AS n', ['staged']);
+      expect(rows).toEqual([{ u: 'pending_reader', s: 'pending_reader', n: 1 }]);
+      expect(await errorOf(c.query('SELECT count(*) FROM iamlink_internal.secrets'))).toMatchObject({ code: '42501' });
+      await c.query('ROLLBACK');
+    } finally {
+      await server.stop();
     }
   });
 });

@@ -47,7 +47,7 @@ describe('group commit of catalog transactions', () => {
     expect(log).toEqual(['BEGIN', 'SELECT 1', 'COMMIT', 'BEGIN', 'SELECT 2', 'ROLLBACK']);
   });
 
-  it('runs the transactions that arrive meanwhile in one engine transaction, each in its savepoint, with its own outcome', async () => {
+  it('runs the transactions that arrive meanwhile in one engine transaction; when one fails, again each in its savepoint, with its own outcome', async () => {
     const { engine, log, firstStarted, release } = recordingEngine();
     const batcher = new TransactionBatcher(engine);
     const first = batcher.run(async (tx) => (await tx.query('first'), 1), false);
@@ -64,6 +64,8 @@ describe('group commit of catalog transactions', () => {
     expect(await Promise.all([first, a, b, c])).toEqual([1, 'a', 'b fails', 'c']);
     expect(log).toEqual([
       'BEGIN', 'first', 'COMMIT',
+      // Optimistic: no savepoint but around the trial; b fails, so that engine transaction ends.
+      'BEGIN', 'a', 'b',
       'BEGIN',
       'SAVEPOINT iamlink_batch', 'a', 'RELEASE SAVEPOINT iamlink_batch',
       'SAVEPOINT iamlink_batch', 'b', 'ROLLBACK TO SAVEPOINT iamlink_batch; RELEASE SAVEPOINT iamlink_batch',
@@ -95,6 +97,25 @@ describe('group commit of catalog transactions', () => {
     const y = batcher.run(async () => 'y', false).catch((e: Error) => e.message);
     release();
     expect(await Promise.all([x, y])).toEqual(['could not serialize', 'could not serialize']);
-    expect(log.at(-1)).toBe('SAVEPOINT iamlink_batch');
+    expect(log.at(-1)).toBe('BEGIN');
+  });
+
+  it('commits a batch in which nothing fails without a savepoint but around trials', async () => {
+    const { engine, log, firstStarted, release } = recordingEngine();
+    const batcher = new TransactionBatcher(engine);
+    void batcher.run(async () => 0, false);
+    await firstStarted;
+    const all = Promise.all([
+      batcher.run(async (tx) => (await tx.query('one'), 1), false),
+      batcher.run(async (tx) => (await tx.query('trial'), 2), true),
+      batcher.run(async (tx) => (await tx.query('three'), 3), false),
+    ]);
+    release();
+    expect(await all).toEqual([1, 2, 3]);
+    expect(log.slice(2)).toEqual([
+      'BEGIN', 'one',
+      'SAVEPOINT iamlink_batch', 'trial', 'ROLLBACK TO SAVEPOINT iamlink_batch; RELEASE SAVEPOINT iamlink_batch',
+      'three', 'COMMIT',
+    ]);
   });
 });
