@@ -59,12 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // Nodes starting together migrate and settle the catalog one at a time.
     const identity = await store.withMigrationLock(async () => {
       await migrate(store);
-      if (store instanceof PostgresStore) {
-        await store.prepareClientRole();
-        if (store.databaseName !== 'materialize') {
-          log.warn({ database: store.databaseName }, "the catalog database is not named materialize: current_database(), current_catalog and psql's \\l tell clients its own name (docs/scale-out.md)");
-        }
-      }
+      for (const warning of await store.afterMigrations()) log.warn(warning);
       await store.transaction(async (tx) => {
         await catalog.checkIdCounter(tx);
         await catalog.settleSecretsKey(tx);

@@ -58,7 +58,7 @@ interface ClientResult {
  * needs another; consecutive reads by clients with the same settings run with no wrapper.
  */
 export class PgliteStore implements CatalogStore {
-  readonly capabilities: StoreCapabilities = { shared: false, concurrentReads: false };
+  readonly capabilities: StoreCapabilities = { shared: false };
   private readonly lock = new Mutex();
   /** Answers of repeatable reads, until the next catalog write (this process is the only writer). */
   private readonly answers = new AnswerCache(32 * 1024 * 1024);
@@ -150,6 +150,10 @@ export class PgliteStore implements CatalogStore {
       }),
     abortsTransaction: () => false,
   });
+
+  async afterMigrations(): Promise<string[]> {
+    return [];
+  }
 
   /** One process owns the data directory (its lock): there is no one to wait for. */
   withMigrationLock<T>(fn: () => Promise<T>): Promise<T> {

@@ -60,7 +60,7 @@ export class PostgresStore implements CatalogStore {
     readonly databaseName: string,
     private readonly catalogIsSuperuser: boolean,
   ) {
-    this.capabilities = { shared: true, concurrentReads: true, clientLoginRole: clientRole };
+    this.capabilities = { shared: true, clientLoginRole: clientRole };
   }
 
   /** Connect to the catalog database (nothing is created until `prepareClientRole`). */
@@ -163,7 +163,14 @@ export class PostgresStore implements CatalogStore {
    * nothing more. Its password is generated once and kept in the catalog, which only the
    * catalog's owner can read. Call while holding the migration lock.
    */
-  async prepareClientRole(): Promise<void> {
+  async afterMigrations(): Promise<string[]> {
+    await this.prepareClientRole();
+    return this.databaseName === 'materialize'
+      ? []
+      : [`the catalog database is named ${this.databaseName}, not materialize: current_database(), current_catalog and psql's \\l tell clients its name (docs/scale-out.md)`];
+  }
+
+  private async prepareClientRole(): Promise<void> {
     const role = quoteIdentAlways(this.clientRole);
     const password = await this.transaction(async (tx) => {
       const [stored] = await tx.query<{ value: string }>("SELECT value FROM iamlink_internal.config WHERE key = 'client_role_password'");

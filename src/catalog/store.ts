@@ -63,12 +63,6 @@ export interface Queryable {
 export interface StoreCapabilities {
   /** Several iamlink nodes may share this catalog (PostgreSQL); one process owns it (PGlite). */
   readonly shared: boolean;
-  /**
-   * Client reads run at once on separate engine sessions, each stopped by the engine's own
-   * statement_timeout and cancel (PostgreSQL); or one at a time on the one session, stopped by
-   * restarting the engine (PGlite).
-   */
-  readonly concurrentReads: boolean;
   /** The engine role client sessions log in as, which must be granted each login's role (PostgreSQL). */
   readonly clientLoginRole?: string;
 }
@@ -87,5 +81,10 @@ export interface CatalogStore extends Queryable {
    * settle the catalog's identity one at a time.
    */
   withMigrationLock<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Make ready what the migrations cannot (under the migration lock): on the shared store, the
+   * client role and its pool. Returns what the operator should be warned about.
+   */
+  afterMigrations(): Promise<string[]>;
   close(): Promise<void>;
 }
