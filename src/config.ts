@@ -38,6 +38,13 @@ export const configSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, "expected a PostgreSQL URL such as 'postgres://iamlink:password@db.example.com:5432/iamlink'")
     .optional(),
+  /** PEM files: the server's certificate (chain) and key; with them SSLRequest is answered 'S'. */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  /** PEM file of the CAs whose client certificates are accepted (a client may present one). */
+  tlsCa: z.string().min(1).optional(),
+  /** disable: plain text only; allow: TLS when the client asks; require: only TLS. Default: allow with a certificate, else disable. */
+  tlsMode: z.enum(['disable', 'allow', 'require']).optional(),
   /** Sessions to the shared catalog for client reads (and as many for catalog work). */
   catalogPoolSize: z.coerce.number().int().min(1).max(1000).default(10),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -72,7 +79,11 @@ export const configSchema = z.object({
     ),
 });
 
-export type Config = Readonly<z.output<typeof configSchema>> & { readonly dataDir: string; readonly secretsKeyFile: string };
+export type Config = Readonly<z.output<typeof configSchema>> & {
+  readonly dataDir: string;
+  readonly secretsKeyFile: string;
+  readonly tlsMode: 'disable' | 'allow' | 'require';
+};
 
 /** Flag name (kebab-case) → config key. */
 const FLAGS = {
@@ -84,6 +95,10 @@ const FLAGS = {
   'secrets-key-file': 'secretsKeyFile',
   'catalog-url': 'catalogUrl',
   'catalog-pool-size': 'catalogPoolSize',
+  'tls-cert': 'tlsCert',
+  'tls-key': 'tlsKey',
+  'tls-ca': 'tlsCa',
+  'tls-mode': 'tlsMode',
   'log-level': 'logLevel',
   'statement-timeout-ms': 'statementTimeoutMs',
   'max-message-bytes': 'maxMessageBytes',
@@ -105,6 +120,10 @@ const HELP = {
   'secrets-key-file': 'AES-256 key for secrets at rest (64 hex characters; created 0600 if missing; required with --catalog-url)',
   'catalog-url': 'postgres://... : keep the catalog in this PostgreSQL database, shared by several nodes (docs/scale-out.md)',
   'catalog-pool-size': 'sessions to the shared catalog for client reads, and as many for catalog work',
+  'tls-cert': "PEM file: the server's certificate (and chain); with --tls-key, clients may connect over TLS",
+  'tls-key': "PEM file: the server's private key",
+  'tls-ca': 'PEM file: CAs whose client certificates are accepted (a presented certificate must verify)',
+  'tls-mode': 'disable, allow (TLS when the client asks) or require (no plain-text sessions); default allow with --tls-cert, else disable',
   'log-level': 'trace, debug, info, warn, error, fatal or silent',
   'statement-timeout-ms': "longest a client read may run; each session's default statement_timeout",
   'max-message-bytes': 'largest query string or protocol message',
@@ -178,9 +197,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     // Every node must hold the same key; one made up by this node would strand the others' secrets.
     throw new ConfigError(`--secrets-key-file (or ${envName('secrets-key-file')}) is required with --catalog-url: every node sharing the catalog needs the same key`);
   }
+  const { tlsCert, tlsKey, tlsCa } = parsed.data;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError(`--tls-cert and --tls-key (or ${envName('tls-cert')} and ${envName('tls-key')}) go together: give both`);
+  }
+  if (tlsCert === undefined && (tlsCa !== undefined || (parsed.data.tlsMode ?? 'disable') !== 'disable')) {
+    throw new ConfigError(`--${tlsCa !== undefined ? 'tls-ca' : 'tls-mode'} needs --tls-cert and --tls-key: there is no TLS without a server certificate`);
+  }
   const dataDir = resolve(parsed.data.dataDir);
   return Object.freeze({
     ...parsed.data,
+    tlsMode: parsed.data.tlsMode ?? (tlsCert !== undefined ? 'allow' : 'disable'),
     dataDir,
     secretsKeyFile: resolve(parsed.data.secretsKeyFile ?? `${dataDir}/secrets.key`),
   });

@@ -2,7 +2,8 @@
  * The composition root: the only place real services are constructed and wired together.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
@@ -24,7 +25,7 @@ import type { ValidationContext } from './exec/validation.js';
 import { createLogger, type Logger } from './log.js';
 import { errorResponse } from './pgwire/backend.js';
 import { Connection } from './pgwire/connection.js';
-import type { ServerContext } from './pgwire/server-context.js';
+import type { ServerContext, TlsSettings } from './pgwire/server-context.js';
 import { loadSecretsKey, SecretCipher } from './secrets/cipher.js';
 
 export interface RunningServer {
@@ -131,6 +132,23 @@ async function openStore(config: Config, log: Logger): Promise<{ store: CatalogS
   }
 }
 
+/** The TLS settings of --tls-cert, --tls-key, --tls-ca and --tls-mode; undefined when disabled. */
+async function loadTls(config: Config): Promise<TlsSettings | undefined> {
+  if (config.tlsMode === 'disable' || config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
+  const read = async (flag: string, path: string): Promise<Buffer> =>
+    readFile(path).catch((err: NodeJS.ErrnoException) => {
+      throw new ConfigError(`--${flag} ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    });
+  const [cert, key, ca] = await Promise.all([read('tls-cert', config.tlsCert), read('tls-key', config.tlsKey), config.tlsCa ? read('tls-ca', config.tlsCa) : undefined]);
+  let context;
+  try {
+    context = createSecureContext({ cert, key, ca, minVersion: 'TLSv1.2' });
+  } catch (err) {
+    throw new ConfigError(`--tls-cert/--tls-key: ${(err as Error).message} (PEM files of a certificate and its private key expected)`);
+  }
+  return { context, required: config.tlsMode === 'require', requestCert: ca !== undefined };
+}
+
 /** A catalog URL without its password (nor any query parameter, which may hold one), for logs and the start line. */
 function describeCatalogUrl(url: string): string {
   try {
@@ -190,6 +208,7 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
     log,
     executor,
     statementTimeoutMs: config.statementTimeoutMs,
+    tls: await loadTls(config),
     limits: { maxMessageBytes: config.maxMessageBytes, startupTimeoutMs: config.startupTimeoutMs, maxOutputBufferBytes: 4 * 1024 * 1024 },
     login: async (user, database) => {
       if (user === '') throw new SqlError(SqlState.invalidAuthorizationSpecification, 'no user name specified in startup packet');

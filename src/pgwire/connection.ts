@@ -4,6 +4,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { SqlError, SqlState, toSqlError } from '../errors.js';
 import { classify, redactForLog, returnsRows, type Classified } from '../exec/classify.js';
 import { paramCount } from '../exec/bind-params.js';
@@ -42,13 +43,26 @@ export class Connection {
   private running: AbortController | undefined;
   private log: Logger;
 
+  /** The client's socket: the TCP one, or after SSLRequest the TLS one over it. */
+  private socket: Socket;
+
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     readonly pid: number,
     private readonly ctx: ServerContext,
   ) {
+    this.socket = socket;
     this.log = ctx.log.child({ session: pid });
     socket.setNoDelay(true);
+    this.listen(socket);
+    // A client that never finishes its startup must not hold a connection slot for ever.
+    this.startupTimer = setTimeout(() => {
+      if (this.state === 'startup') this.fatal(new SqlError(SqlState.queryCanceled, 'canceling authentication due to timeout'));
+    }, ctx.limits.startupTimeoutMs);
+    this.startupTimer.unref();
+  }
+
+  private listen(socket: Socket): void {
     socket.on('data', (chunk: Buffer) => {
       this.input.push(chunk);
       // A client that sends faster than it is answered waits: at most one whole message (and a
@@ -58,11 +72,50 @@ export class Connection {
     });
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.close());
-    // A client that never finishes its startup must not hold a connection slot for ever.
-    this.startupTimer = setTimeout(() => {
-      if (this.state === 'startup') this.fatal(new SqlError(SqlState.queryCanceled, 'canceling authentication due to timeout'));
-    }, ctx.limits.startupTimeoutMs);
-    this.startupTimer.unref();
+  }
+
+  /**
+   * SSLRequest: 'S' and the TLS handshake when TLS is configured (once), else 'N' and plain text.
+   * Bytes the client sent after its SSLRequest, before our answer, are refused: they would be read
+   * as if they had come over TLS (CVE-2021-23214).
+   */
+  private startTls(): boolean {
+    const tls = this.ctx.tls;
+    if (!tls || this.socket instanceof TLSSocket) {
+      if (this.socket instanceof TLSSocket) {
+        this.fatal(new SqlError(SqlState.protocolViolation, 'SSLRequest over a connection that already uses TLS'));
+        return false;
+      }
+      this.write(Buffer.from('N'));
+      return true;
+    }
+    if (this.input.length > 0) {
+      this.fatal(new SqlError(SqlState.protocolViolation, 'received unencrypted data after SSL request'));
+      return false;
+    }
+    this.write(Buffer.from('S'));
+    this.flush();
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    plain.on('error', () => undefined);
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: tls.context, requestCert: tls.requestCert, rejectUnauthorized: false });
+    secure.on('secure', () => {
+      // A client certificate, when one was presented, must verify against --tls-ca. A socket not
+      // made by a tls.Server is not checked by Node itself: this is what its server does
+      // (onServerSocketSecure in lib/_tls_wrap.js).
+      if (!tls.requestCert || secure.getPeerCertificate().raw === undefined) return;
+      const verifyError = (secure as unknown as { _handle?: { verifyError(): Error | null } })._handle?.verifyError();
+      if (verifyError !== null) {
+        const reason = (verifyError as { code?: string } | undefined)?.code ?? 'unverifiable';
+        this.log.warn({ remote: plain.remoteAddress, reason }, 'client certificate rejected');
+        this.fatal(new SqlError(SqlState.invalidAuthorizationSpecification, `client certificate rejected: ${reason}`));
+      }
+    });
+    this.socket = secure;
+    this.listen(secure);
+    return true;
   }
 
   /** Process every complete message in the input, in order, one at a time. */
@@ -118,8 +171,9 @@ export class Connection {
     const body = packet.subarray(8);
     switch (code) {
       case StartupCode.sslRequest:
+        return this.startTls();
       case StartupCode.gssEncRequest:
-        // No TLS or GSS encryption configured: the client may go on in plain text.
+        // No GSS encryption: the client may go on in plain text (or ask for TLS).
         this.write(Buffer.from('N'));
         return true;
       case StartupCode.cancelRequest:
@@ -145,6 +199,15 @@ export class Connection {
     }
     const user = params.get('user') ?? '';
     const database = params.get('database') || 'materialize';
+    if (this.ctx.tls?.required && !(this.socket instanceof TLSSocket)) {
+      this.log.warn({ user, remote: this.socket.remoteAddress }, 'connection refused: TLS required');
+      this.fatal(
+        new SqlError(SqlState.invalidAuthorizationSpecification, 'this server accepts only TLS connections (--tls-mode require)', {
+          hint: 'Connect with sslmode=require, or verify-full with the server\'s CA certificate.',
+        }),
+      );
+      return;
+    }
     try {
       const roleId = await this.ctx.login(user, database);
       this.session = new Session(this.pid, user, database, roleId, this.ctx.statementTimeoutMs);
@@ -171,7 +234,8 @@ export class Connection {
     }
     this.write(msg.backendKeyData(this.pid, this.secretKey));
     this.write(msg.readyForQuery('I'));
-    this.log.info({ database, application: this.session.get('application_name') }, 'session started');
+    const tls = this.socket instanceof TLSSocket ? this.socket.getProtocol() : undefined;
+    this.log.info({ database, application: this.session.get('application_name'), tls: tls ?? 'none' }, 'session started');
   }
 
   private async readMessage(): Promise<boolean> {

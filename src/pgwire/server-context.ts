@@ -1,3 +1,4 @@
+import type { SecureContext } from 'node:tls';
 import type { Executor } from '../exec/executor.js';
 import type { Logger } from '../log.js';
 
@@ -11,6 +12,15 @@ export interface ConnectionLimits {
   readonly maxOutputBufferBytes: number;
 }
 
+/** TLS as configured (--tls-*): absent when disabled. */
+export interface TlsSettings {
+  readonly context: SecureContext;
+  /** Plain-text sessions are refused (FATAL 28000). */
+  readonly required: boolean;
+  /** Client certificates are asked for (--tls-ca); one presented must verify. */
+  readonly requestCert: boolean;
+}
+
 /** What a connection needs from the server around it; built in server.ts. */
 export interface ServerContext {
   readonly log: Logger;
@@ -18,6 +28,7 @@ export interface ServerContext {
   /** The server's maximum statement timeout, each session's default. */
   readonly statementTimeoutMs: number;
   readonly limits: ConnectionLimits;
+  readonly tls?: TlsSettings;
   /** Check a login and return the user's role id; throws a SqlError (sent as FATAL). */
   login(user: string, database: string): Promise<string>;
   /** A CancelRequest arrived for the session with this pid and key. */
