@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { Redacted } from './secrets/redacted.js';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\x21-\x7e]+\/)?[\w+=,.@-]{1,64}$/;
 
@@ -38,6 +39,10 @@ export const configSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, "expected a PostgreSQL URL such as 'postgres://iamlink:password@db.example.com:5432/iamlink'")
     .optional(),
+  /** trust: any login name is in (loopback only, unless allowInsecureTrust); password: SCRAM-SHA-256. Default: trust on loopback, else password. */
+  auth: z.enum(['trust', 'password']).optional(),
+  /** A file holding the password of the first superuser (materialize), set when it has none. */
+  bootstrapPasswordFile: z.string().min(1).optional(),
   /** PEM files: the server's certificate (chain) and key; with them SSLRequest is answered 'S'. */
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
@@ -83,7 +88,20 @@ export type Config = Readonly<z.output<typeof configSchema>> & {
   readonly dataDir: string;
   readonly secretsKeyFile: string;
   readonly tlsMode: 'disable' | 'allow' | 'require';
+  readonly auth: 'trust' | 'password';
+  /** --allow-insecure-trust: trust authentication beyond loopback, on purpose. */
+  readonly allowInsecureTrust: boolean;
+  /** IAMLINK_BOOTSTRAP_PASSWORD (an environment variable only: a flag's value shows in ps). */
+  readonly bootstrapPassword: Redacted<string> | undefined;
 };
+
+/** Switches: flags without a value (their environment variables take true/1). */
+const SWITCHES = { 'allow-insecure-trust': 'trust authentication beyond loopback: anyone who reaches the port is in (tests, a private network)' } as const;
+
+/** Whether a listen host is loopback only. */
+export function isLoopback(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host);
+}
 
 /** Flag name (kebab-case) → config key. */
 const FLAGS = {
@@ -99,6 +117,8 @@ const FLAGS = {
   'tls-key': 'tlsKey',
   'tls-ca': 'tlsCa',
   'tls-mode': 'tlsMode',
+  auth: 'auth',
+  'bootstrap-password-file': 'bootstrapPasswordFile',
   'log-level': 'logLevel',
   'statement-timeout-ms': 'statementTimeoutMs',
   'max-message-bytes': 'maxMessageBytes',
@@ -124,6 +144,8 @@ const HELP = {
   'tls-key': "PEM file: the server's private key",
   'tls-ca': 'PEM file: CAs whose client certificates are accepted (a presented certificate must verify)',
   'tls-mode': 'disable, allow (TLS when the client asks) or require (no plain-text sessions); default allow with --tls-cert, else disable',
+  auth: 'trust (any login name; loopback only unless --allow-insecure-trust) or password (SCRAM-SHA-256); default trust on loopback, else password',
+  'bootstrap-password-file': "file holding the first superuser's (materialize's) password, set when it has none (or IAMLINK_BOOTSTRAP_PASSWORD)",
   'log-level': 'trace, debug, info, warn, error, fatal or silent',
   'statement-timeout-ms': "longest a client read may run; each session's default statement_timeout",
   'max-message-bytes': 'largest query string or protocol message',
@@ -162,6 +184,7 @@ export function helpText(): string {
     '',
     'Flags (each also an IAMLINK_* environment variable; flags win):',
     ...lines,
+    ...Object.entries(SWITCHES).map(([flag, help]) => `  --${flag}\n      ${help}\n      env ${envName(flag)}=1`),
     '  --help     print this and exit',
     '  --version  print the version and exit',
     '',
@@ -174,7 +197,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
+      options: {
+        ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
+        ...Object.fromEntries(Object.keys(SWITCHES).map((f) => [f, { type: 'boolean' as const }])),
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -204,9 +230,22 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (tlsCert === undefined && (tlsCa !== undefined || (parsed.data.tlsMode ?? 'disable') !== 'disable')) {
     throw new ConfigError(`--${tlsCa !== undefined ? 'tls-ca' : 'tls-mode'} needs --tls-cert and --tls-key: there is no TLS without a server certificate`);
   }
+  const allowInsecureTrust = values['allow-insecure-trust'] === true || /^(1|true|yes|on)$/i.test(env[envName('allow-insecure-trust')] ?? '');
+  const loopback = isLoopback(parsed.data.listen.host);
+  const auth = parsed.data.auth ?? (loopback ? 'trust' : 'password');
+  if (auth === 'trust' && !loopback && !allowInsecureTrust) {
+    throw new ConfigError(
+      `--listen ${parsed.data.listen.host} is beyond loopback and --auth is trust: anyone who reaches the port would be in. ` +
+        'Use --auth password (with --bootstrap-password-file or IAMLINK_BOOTSTRAP_PASSWORD), or say --allow-insecure-trust',
+    );
+  }
+  const bootstrap = env.IAMLINK_BOOTSTRAP_PASSWORD;
   const dataDir = resolve(parsed.data.dataDir);
   return Object.freeze({
     ...parsed.data,
+    auth,
+    allowInsecureTrust,
+    bootstrapPassword: bootstrap ? new Redacted(bootstrap) : undefined,
     tlsMode: parsed.data.tlsMode ?? (tlsCert !== undefined ? 'allow' : 'disable'),
     dataDir,
     secretsKeyFile: resolve(parsed.data.secretsKeyFile ?? `${dataDir}/secrets.key`),

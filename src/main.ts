@@ -1,6 +1,6 @@
 /** CLI entry: flags and IAMLINK_* environment → Config → a running server. */
 import { readFileSync } from 'node:fs';
-import { ConfigError, helpText, loadConfig } from './config.js';
+import { ConfigError, helpText, isLoopback, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
 
@@ -55,8 +55,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  if (!/^(127\.|::1$|localhost$)/.test(config.listen.host)) {
-    // No passwords yet: off loopback, anyone who reaches the port is in.
+  if (config.auth === 'trust' && !isLoopback(config.listen.host)) {
+    // Allowed only with --allow-insecure-trust: on purpose, but never silently.
     log.warn({ listen: config.listen.host }, 'listening beyond loopback with trust authentication: anyone who can reach this address can connect');
   }
   // Print only once the handlers are in place: whoever reads this line may signal at once.

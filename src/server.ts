@@ -1,7 +1,7 @@
 /**
  * The composition root: the only place real services are constructed and wired together.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -27,6 +27,8 @@ import { errorResponse } from './pgwire/backend.js';
 import { Connection } from './pgwire/connection.js';
 import type { ServerContext, TlsSettings } from './pgwire/server-context.js';
 import { loadSecretsKey, SecretCipher } from './secrets/cipher.js';
+import { Redacted } from './secrets/redacted.js';
+import { mockScramVerifier, parseScramVerifier, verifierOf } from './secrets/scram-verifier.js';
 
 export interface RunningServer {
   readonly host: string;
@@ -46,6 +48,9 @@ export interface StartOptions {
   /** Where STS is and who iamlink is there; by default the AWS SDK's (AWS_ENDPOINT_URL, AWS_REGION, the default credential chain). */
   readonly aws?: { readonly endpoint?: string; readonly region?: string; readonly ambient?: AwsCredentialIdentityProvider };
 }
+
+/** The first superuser: Materialize's default user, whose password bootstraps password authentication. */
+const BOOTSTRAP_USER = 'materialize';
 
 /** Login names that would reach engine roles iamlink relies on, or that PostgreSQL reserves. */
 const RESERVED_USERS = /^(postgres|public|none|current_user|current_role|session_user|pg_.*|iamlink_.*)$/i;
@@ -68,6 +73,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return settleIdentity(store, catalog, config);
     });
     const [functions, immutable] = await store.transaction(async (tx) => [await catalog.clientFunctions(tx), await catalog.immutableFunctions(tx)] as const);
+    await bootstrapPassword(config, store, catalog, log);
     await initQueryGate(functions, immutable);
     const validation = createValidation(config, identity, options.aws);
     const executor = new Executor({
@@ -129,6 +135,54 @@ async function openStore(config: Config, log: Logger): Promise<{ store: CatalogS
   } catch (err) {
     await lock.release();
     throw err;
+  }
+}
+
+/**
+ * Failed password logins slow down their source address: each failure in the last minute adds
+ * 5 ms to the answer of the next, up to half a second. Other addresses are not slowed, and no
+ * one is ever locked out (that would let anyone lock out a user).
+ */
+class LoginThrottle {
+  private readonly failures = new Map<string, { count: number; last: number }>();
+
+  failed(address: string): number {
+    const now = Date.now();
+    const seen = this.failures.get(address);
+    const count = seen && now - seen.last < 60_000 ? seen.count + 1 : 1;
+    this.failures.set(address, { count, last: now });
+    if (this.failures.size > 10_000) {
+      for (const [a, f] of this.failures) if (now - f.last >= 60_000) this.failures.delete(a);
+    }
+    return Math.min(500, 5 * count);
+  }
+
+  succeeded(address: string): void {
+    this.failures.delete(address);
+  }
+}
+
+/** Set the first superuser's password from IAMLINK_BOOTSTRAP_PASSWORD or --bootstrap-password-file, if it has none. */
+async function bootstrapPassword(config: Config, store: CatalogStore, catalog: Catalog, log: Logger): Promise<void> {
+  let password = config.bootstrapPassword;
+  if (!password && config.bootstrapPasswordFile) {
+    const text = await readFile(config.bootstrapPasswordFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new ConfigError(`--bootstrap-password-file ${config.bootstrapPasswordFile}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    });
+    const line = text.split(/\r?\n/)[0] ?? '';
+    if (line === '') throw new ConfigError(`--bootstrap-password-file ${config.bootstrapPasswordFile} is empty`);
+    password = new Redacted(line);
+  }
+  const set = await store.transaction(async (tx) => {
+    if (!password || (await catalog.passwordVerifier(tx, BOOTSTRAP_USER)) !== undefined) return false;
+    await catalog.setPasswordVerifier(tx, BOOTSTRAP_USER, verifierOf(password));
+    return true;
+  });
+  if (set) log.info({ user: BOOTSTRAP_USER }, 'bootstrap password set');
+  if (config.auth === 'password' && !(await store.transaction((tx) => catalog.anyPassword(tx), { rollback: true }))) {
+    throw new ConfigError(
+      `--auth password, but no role has a password: give the first superuser's (${BOOTSTRAP_USER}) with --bootstrap-password-file or IAMLINK_BOOTSTRAP_PASSWORD`,
+    );
   }
 }
 
@@ -202,6 +256,9 @@ async function settleIdentity(store: CatalogStore, catalog: Catalog, config: Con
 async function listen(config: Config, log: Logger, store: CatalogStore, catalog: Catalog, executor: Executor): Promise<{ server: Server; close(): Promise<void> }> {
   const connections = new Map<number, Connection>();
   const roleIds = new Map<string, string>();
+  // Per process: a mock verifier is the same for a name within a run, unguessable across runs.
+  const mockKey = randomBytes(32);
+  const throttle = new LoginThrottle();
   let nextPid = 1;
   let allClosed: (() => void) | undefined;
   const ctx: ServerContext = {
@@ -209,6 +266,20 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
     executor,
     statementTimeoutMs: config.statementTimeoutMs,
     tls: await loadTls(config),
+    auth: config.auth,
+    verifierFor: async (user) => {
+      const stored = await store.transaction((tx) => catalog.passwordVerifier(tx, user), { rollback: true });
+      return (stored && parseScramVerifier(stored)) || mockScramVerifier(user, mockKey);
+    },
+    loginFailed: async (user, remote, reason) => {
+      const delayMs = throttle.failed(remote ?? 'unknown');
+      log.warn({ user, remote, reason, delayMs }, 'password authentication failed');
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    },
+    loginSucceeded: (user, remote) => {
+      throttle.succeeded(remote ?? 'unknown');
+      log.info({ user, remote }, 'password authentication succeeded');
+    },
     limits: { maxMessageBytes: config.maxMessageBytes, startupTimeoutMs: config.startupTimeoutMs, maxOutputBufferBytes: 4 * 1024 * 1024 },
     login: async (user, database) => {
       if (user === '') throw new SqlError(SqlState.invalidAuthorizationSpecification, 'no user name specified in startup packet');

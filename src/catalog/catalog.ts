@@ -274,6 +274,24 @@ export class Catalog {
     return rows[0]!.id;
   }
 
+  /** A login's stored SCRAM verifier; undefined if the role does not exist or has no password. */
+  async passwordVerifier(tx: Queryable, name: string): Promise<string | undefined> {
+    const rows = await tx.query<{ password_verifier: string | null }>('SELECT password_verifier FROM iamlink_internal.roles WHERE name = $1', [name]);
+    return rows[0]?.password_verifier ?? undefined;
+  }
+
+  /** Set a role's password (its verifier), creating the role if need be. */
+  async setPasswordVerifier(tx: Queryable, name: string, verifier: string): Promise<void> {
+    await this.ensureRole(tx, name);
+    await tx.query('UPDATE iamlink_internal.roles SET password_verifier = $2 WHERE name = $1', [name, verifier]);
+  }
+
+  /** Whether any role can log in with a password. */
+  async anyPassword(tx: Queryable): Promise<boolean> {
+    const rows = await tx.query('SELECT 1 FROM iamlink_internal.roles WHERE password_verifier IS NOT NULL LIMIT 1');
+    return rows.length > 0;
+  }
+
   async getSetting(tx: Queryable, key: string): Promise<string | undefined> {
     const rows = await tx.query<{ value: string }>('SELECT value FROM iamlink_internal.config WHERE key = $1', [key]);
     return rows[0]?.value;

@@ -6,6 +6,14 @@ import { BackendCode, ErrorField, TEXT_OID } from './codes.js';
 const empty = (code: number): Buffer => new Writer().flush(code);
 
 export const authenticationOk = (): Buffer => new Writer().addInt32(0).flush(BackendCode.authentication);
+/** AuthenticationSASL: the mechanisms offered, each a C string, then an empty one. */
+export function authenticationSasl(mechanisms: readonly string[]): Buffer {
+  const w = new Writer().addInt32(10);
+  for (const m of mechanisms) w.addCString(m);
+  return w.addCString('').flush(BackendCode.authentication);
+}
+export const authenticationSaslContinue = (data: string): Buffer => new Writer().addInt32(11).addString(data).flush(BackendCode.authentication);
+export const authenticationSaslFinal = (data: string): Buffer => new Writer().addInt32(12).addString(data).flush(BackendCode.authentication);
 export const parameterStatus = (name: string, value: string): Buffer => new Writer().addCString(name).addCString(value).flush(BackendCode.parameterStatus);
 export const backendKeyData = (pid: number, secret: number): Buffer => new Writer().addInt32(pid).addInt32(secret).flush(BackendCode.backendKeyData);
 export const readyForQuery = (status: 'I' | 'T' | 'E'): Buffer => new Writer().addString(status).flush(BackendCode.readyForQuery);

@@ -20,9 +20,20 @@ import * as msg from './backend.js';
 import { FrontendCode, MAX_STARTUP_BYTES, StartupCode, TEXT_OID } from './codes.js';
 import { decodeMessage, decodeStartupParams, MalformedMessage, type FrontendMessage } from './frontend.js';
 import { InputBuffer } from './input-buffer.js';
+import { certificateHash, ScramExchange, ScramFailure, scramMechanisms } from './scram.js';
 import type { ServerContext } from './server-context.js';
 
-type State = 'startup' | 'ready' | 'closed';
+/** startup: before the StartupMessage; authenticating: in a SCRAM exchange; ready: a session. */
+type State = 'startup' | 'authenticating' | 'ready' | 'closed';
+
+/** A startup waiting for its password exchange to end. */
+interface PendingLogin {
+  readonly user: string;
+  readonly database: string;
+  readonly params: Map<string, string>;
+  readonly exchange: ScramExchange;
+  step: 'first' | 'final';
+}
 
 /** Output gathered before it is handed to the socket in one write. */
 const WRITE_BATCH_BYTES = 64 * 1024;
@@ -38,6 +49,7 @@ export class Connection {
   private readonly startupTimer: NodeJS.Timeout;
   private skipUntilSync = false;
   private session: Session | undefined;
+  private pendingLogin: PendingLogin | undefined;
   readonly secretKey = randomInt(1, 2 ** 31 - 1);
   /** Aborted by a CancelRequest for the statement running now. */
   private running: AbortController | undefined;
@@ -124,7 +136,8 @@ export class Connection {
     this.busy = true;
     try {
       while (this.state !== 'closed') {
-        const handled = this.state === 'startup' ? await this.readStartup() : await this.readMessage();
+        const handled =
+          this.state === 'startup' ? await this.readStartup() : this.state === 'authenticating' ? await this.readPassword() : await this.readMessage();
         if (!handled) break;
         // Backpressure: a client that does not read its answers gets no more work done.
         if (this.outputBytes >= WRITE_BATCH_BYTES) this.flush();
@@ -208,6 +221,69 @@ export class Connection {
       );
       return;
     }
+    if (this.ctx.auth === 'password') {
+      await this.askPassword(user, database, params);
+      return;
+    }
+    await this.openSession(user, database, params);
+  }
+
+  /** Offer SCRAM (PLUS first on TLS: bound to our certificate) and wait for the client's answer. */
+  private async askPassword(user: string, database: string, params: Map<string, string>): Promise<void> {
+    const certificate = this.socket instanceof TLSSocket ? this.socket.getCertificate() : undefined;
+    const der = certificate && 'raw' in certificate ? (certificate.raw as Buffer | undefined) : undefined;
+    const hash = der ? certificateHash(der) : undefined;
+    const verifier = await this.ctx.verifierFor(user);
+    this.pendingLogin = { user, database, params, exchange: new ScramExchange(verifier, hash), step: 'first' };
+    this.state = 'authenticating';
+    this.write(msg.authenticationSasl(scramMechanisms(hash)));
+  }
+
+  /** One message of the SCRAM exchange: SASLInitialResponse, then SASLResponse. */
+  private async readPassword(): Promise<boolean> {
+    const code = this.input.byteAt(0);
+    const len = this.input.int32At(1);
+    if (code === undefined || len === undefined) return false;
+    if (code !== FrontendCode.password || len < 4 || len > 64 * 1024) {
+      this.fatal(new SqlError(SqlState.protocolViolation, `expected SASL response, got message type ${code}`));
+      return false;
+    }
+    if (this.input.length < len + 1) return false;
+    const body = this.input.take(len + 1).subarray(5);
+    const login = this.pendingLogin!;
+    try {
+      if (login.step === 'first') {
+        const end = body.indexOf(0);
+        if (end < 0 || body.length < end + 5) throw new ScramFailure('malformed', 'malformed SASLInitialResponse message');
+        const mechanism = body.toString('utf8', 0, end);
+        const length = body.readInt32BE(end + 1);
+        const data = length < 0 ? '' : body.toString('utf8', end + 5, end + 5 + length);
+        this.write(msg.authenticationSaslContinue(login.exchange.start(mechanism, data)));
+        login.step = 'final';
+        return true;
+      }
+      const serverFinal = login.exchange.finish(body.toString('utf8'));
+      this.ctx.loginSucceeded(login.user, this.socket.remoteAddress);
+      this.write(msg.authenticationSaslFinal(serverFinal));
+    } catch (err) {
+      if (!(err instanceof ScramFailure)) throw err;
+      this.pendingLogin = undefined;
+      if (err.kind === 'malformed') {
+        this.fatal(new SqlError(SqlState.protocolViolation, err.message));
+        return false;
+      }
+      // The same answer, after the same wait, whether the user exists or not.
+      await this.ctx.loginFailed(login.user, this.socket.remoteAddress, err.message);
+      this.fatal(new SqlError(SqlState.invalidPassword, `password authentication failed for user "${login.user}"`));
+      return false;
+    }
+    this.pendingLogin = undefined;
+    await this.openSession(login.user, login.database, login.params);
+    return true;
+  }
+
+  /** The login is authenticated (or trusted): the session begins. */
+  private async openSession(user: string, database: string, params: Map<string, string>): Promise<void> {
     try {
       const roleId = await this.ctx.login(user, database);
       this.session = new Session(this.pid, user, database, roleId, this.ctx.statementTimeoutMs);

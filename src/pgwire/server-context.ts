@@ -1,5 +1,6 @@
 import type { SecureContext } from 'node:tls';
 import type { Executor } from '../exec/executor.js';
+import type { ScramVerifier } from '../secrets/scram-verifier.js';
 import type { Logger } from '../log.js';
 
 /** Limits one client may not exceed (flags in config.ts). */
@@ -29,6 +30,14 @@ export interface ServerContext {
   readonly statementTimeoutMs: number;
   readonly limits: ConnectionLimits;
   readonly tls?: TlsSettings;
+  /** trust: any login name is in; password: SCRAM-SHA-256 against the role's stored verifier. */
+  readonly auth: 'trust' | 'password';
+  /** The verifier a login is checked against: its role's, or for a name without one a verifier nothing matches. */
+  verifierFor(user: string): Promise<ScramVerifier>;
+  /** A failed password login: logged with its source address; resolves when the answer may be sent (later after each failure from that address). */
+  loginFailed(user: string, remote: string | undefined, reason: string): Promise<void>;
+  /** A password login that succeeded: logged with its source address. */
+  loginSucceeded(user: string, remote: string | undefined): void;
   /** Check a login and return the user's role id; throws a SqlError (sent as FATAL). */
   login(user: string, database: string): Promise<string>;
   /** A CancelRequest arrived for the session with this pid and key. */

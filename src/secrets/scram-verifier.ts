@@ -1,4 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import type { Redacted } from './redacted.js';
 
 /** PostgreSQL's default iteration count for SCRAM-SHA-256 verifiers. */
 const ITERATIONS = 4096;
@@ -15,4 +16,36 @@ export function scramSha256Verifier(password: string, salt: Buffer = randomBytes
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+/** A stored SCRAM-SHA-256 verifier's parts. */
+export interface ScramVerifier {
+  readonly iterations: number;
+  readonly salt: Buffer;
+  readonly storedKey: Buffer;
+  readonly serverKey: Buffer;
+}
+
+/** Parse PostgreSQL's stored form; undefined if it is not one. */
+export function parseScramVerifier(text: string): ScramVerifier | undefined {
+  const m = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(text);
+  if (!m) return undefined;
+  const [storedKey, serverKey] = [Buffer.from(m[3]!, 'base64'), Buffer.from(m[4]!, 'base64')];
+  if (storedKey.length !== 32 || serverKey.length !== 32) return undefined;
+  return { iterations: Number(m[1]), salt: Buffer.from(m[2]!, 'base64'), storedKey, serverKey };
+}
+
+/** The verifier of a password that must not be printed (a bootstrap password). */
+export function verifierOf(password: Redacted<string>): string {
+  return scramSha256Verifier(password.reveal());
+}
+
+/**
+ * A verifier no password matches, the same for a user name every time (a per-process key): a
+ * login name without a password gets the same exchange as one with, so that neither the answer
+ * nor its timing tells whether the user exists.
+ */
+export function mockScramVerifier(user: string, key: Buffer): ScramVerifier {
+  const derive = (label: string) => createHmac('sha256', key).update(`${label}\0${user}`).digest();
+  return { iterations: 4096, salt: derive('salt').subarray(0, 16), storedKey: derive('stored'), serverKey: derive('server') };
 }

@@ -14,7 +14,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   plan: ['sql', 'catalog', 'secrets'],
   aws: ['catalog', 'secrets'],
   exec: ['sql', 'catalog', 'plan', 'session', 'secrets', 'aws'],
-  pgwire: ['sql', 'session', 'exec', 'catalog'],
+  pgwire: ['sql', 'session', 'exec', 'catalog', 'secrets'],
 };
 
 function tsFiles(dir: string): string[] {
