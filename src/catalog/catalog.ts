@@ -118,6 +118,56 @@ export class Catalog {
     return id;
   }
 
+  /**
+   * Record catalog events (Materialize's mz_audit_events shapes) for items by id, in the caller's
+   * transaction: `create` after the insert, `drop` before the delete, `alter` and `comment` any time.
+   */
+  async recordEvents(tx: Queryable, eventType: 'create' | 'alter' | 'drop' | 'comment', ids: readonly string[], user: string): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.query(
+      `INSERT INTO iamlink_internal.audit_events (event_type, object_type, details, "user")
+       SELECT $1, i.kind, jsonb_build_object('id', i.id, 'database', 'materialize', 'schema', 'public', 'item', i.name), $2
+         FROM iamlink_internal.items i JOIN unnest($3::text[]) WITH ORDINALITY AS w(id, n) ON w.id = i.id
+        ORDER BY w.n`,
+      [eventType, user, [...ids]],
+    );
+  }
+
+  /** Record a rename (before it happens: the previous name is read from the catalog). */
+  async recordRename(tx: Queryable, id: string, newName: string, user: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO iamlink_internal.audit_events (event_type, object_type, details, "user")
+       SELECT 'alter', i.kind,
+              jsonb_build_object('id', i.id,
+                'previous_name', jsonb_build_object('database', 'materialize', 'schema', 'public', 'item', i.name),
+                'new_name', jsonb_build_object('database', 'materialize', 'schema', 'public', 'item', $2::text)), $3
+         FROM iamlink_internal.items i WHERE i.id = $1`,
+      [id, newName, user],
+    );
+  }
+
+  /**
+   * Record a validation: its outcome and, when it failed, the SQLSTATE and what failed (the
+   * error's message and detail name the hop and the AWS error code; never a secret).
+   */
+  async recordValidation(
+    tx: Queryable,
+    id: string,
+    name: string | undefined,
+    user: string,
+    outcome: { readonly ok: true } | { readonly ok: false; readonly code: string; readonly message: string; readonly detail?: string },
+  ): Promise<void> {
+    const failure = outcome.ok ? {} : { sqlstate: outcome.code, error: outcome.message, ...(outcome.detail ? { detail: outcome.detail } : {}) };
+    await tx.query(
+      `INSERT INTO iamlink_internal.audit_events (event_type, object_type, details, "user")
+       SELECT 'validate', 'connection',
+              jsonb_build_object('id', $1::text, 'database', 'materialize', 'schema', 'public',
+                                 'item', COALESCE((SELECT name FROM iamlink_internal.items WHERE id = $1), $2::text),
+                                 'outcome', $3::text) || $4::jsonb, $5`,
+      [id, name ?? null, outcome.ok ? 'success' : 'failure', JSON.stringify(failure), user],
+    );
+  }
+
   async renameItem(tx: Queryable, id: string, newName: string): Promise<void> {
     await tx.query('UPDATE iamlink_internal.items SET name = $2 WHERE id = $1', [id, newName]);
   }

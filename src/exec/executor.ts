@@ -15,7 +15,7 @@ import type { PendingChange, Session } from '../session/session.js';
 import { settingSpec, SETTINGS } from '../session/settings.js';
 import type { ObjectName, Statement } from '../sql/ast.js';
 import { printStatement, quoteIdent, quoteLiteral } from '../sql/printer.js';
-import { applyPlan } from './apply-plan.js';
+import { applyPlan, type Actor } from './apply-plan.js';
 import type { Classified } from './classify.js';
 import { gateStatement, type GatedStatement, type TransactionAction } from './query-gate.js';
 import { externalIdFor } from '../aws/trust-policy.js';
@@ -188,7 +188,7 @@ export class Executor {
         return { planned: p, validateAs: ids.id, ids };
       }
       if (p.plan.kind === 'alter_connection' && p.plan.validate) return { planned: p, validateAs: p.plan.id };
-      await applyPlan(catalog, tx, p.plan, session.roleId);
+      await applyPlan(catalog, tx, p.plan, actorOf(session));
       return { planned: p };
     };
     const first = await this.inView(session, run).catch(mapStoreError);
@@ -231,7 +231,7 @@ export class Executor {
     const { planned, ids } = await this.inView(session, async (tx) => {
       const p = await this.plan(tx, session, stmt);
       const ids = p.plan.kind === 'create_secret' || p.plan.kind === 'create_connection' ? allocated : undefined;
-      await applyPlan(catalog, tx, p.plan, session.roleId, ids);
+      await applyPlan(catalog, tx, p.plan, actorOf(session), ids);
       return { planned: p, ids };
     }, true).catch(mapStoreError);
     const plan = planned.plan;
@@ -261,7 +261,7 @@ export class Executor {
       try {
         const again = await this.plan(tx, session, change.stmt, change.searchPath);
         if (JSON.stringify(again.plan) !== change.plan) throw new Error(REPLANNED);
-        await applyPlan(this.deps.catalog, tx, again.plan, session.roleId, change.ids);
+        await applyPlan(this.deps.catalog, tx, again.plan, actorOf(session), change.ids);
       } catch (err) {
         // The engine's own failures (its serialization failure, a lost connection) are the store's
         // to retry or report; only a change that plans differently now is this transaction's conflict.
@@ -283,9 +283,20 @@ export class Executor {
         if (!same) {
           throw new SqlError(SqlState.serializationFailure, 'the catalog changed while the connection was being validated', { hint: 'Run the statement again.' });
         }
-        await applyPlan(this.deps.catalog, tx, again.plan, session.roleId, ids);
+        await applyPlan(this.deps.catalog, tx, again.plan, actorOf(session), ids);
       })
       .catch(mapStoreError);
+  }
+
+  /**
+   * A validation's outcome in the audit trail, committed on its own: it happened, whatever
+   * becomes of the statement (a failed CREATE ... WITH (VALIDATE = true) creates nothing). A
+   * trail that cannot be written is logged, not the validation's answer.
+   */
+  private async recordValidation(session: Session, id: string, creating: string | undefined, outcome: Parameters<Catalog['recordValidation']>[4]): Promise<void> {
+    await this.deps.store
+      .transaction((tx) => this.deps.catalog.recordValidation(tx, id, creating, session.user, outcome))
+      .catch((err: unknown) => this.deps.log.error({ err, id }, 'could not record a validation in the audit trail'));
   }
 
   /** Plan `stmt` against the catalog in `tx`, resolving names with `searchPath` (the session's now by default). */
@@ -305,7 +316,11 @@ export class Executor {
     if (!validation) throw new SqlError(SqlState.featureNotSupported, 'connection validation is not configured on this server');
     try {
       await validateConnection(validation, (fn) => this.inView(session, fn), catalog, log, id, definition, cancel);
+      await this.recordValidation(session, id, creating, { ok: true });
     } catch (err) {
+      if (err instanceof SqlError && err.code !== SqlState.queryCanceled) {
+        await this.recordValidation(session, id, creating, { ok: false, code: err.code, message: err.message, detail: err.detail });
+      }
       if (creating === undefined || definition.assume_role_arn === undefined || !(err instanceof SqlError)) throw err;
       const discarded = externalIdFor(validation.externalIdPrefix, id);
       const name = quoteIdent(creating);
@@ -459,6 +474,11 @@ function namesIn(stmt: Statement): string[] {
 }
 
 /** A unique violation from a concurrent session or node is a duplicate name. */
+/** The session as the author of its catalog changes. */
+function actorOf(session: Session): Actor {
+  return { roleId: session.roleId, user: session.user };
+}
+
 function mapStoreError(err: unknown): never {
   if (!(err instanceof SqlError) && (err as { code?: string }).code === '23505') {
     throw new SqlError(SqlState.duplicateObject, 'an item with that name already exists');

@@ -311,7 +311,7 @@ export class Connection {
     this.write(msg.backendKeyData(this.pid, this.secretKey));
     this.write(msg.readyForQuery('I'));
     const tls = this.socket instanceof TLSSocket ? this.socket.getProtocol() : undefined;
-    this.log.info({ database, application: this.session.get('application_name'), tls: tls ?? 'none' }, 'session started');
+    this.log.info({ database, application: this.session.get('application_name'), tls: tls ?? 'none', remote: this.socket.remoteAddress }, 'session started');
   }
 
   private async readMessage(): Promise<boolean> {

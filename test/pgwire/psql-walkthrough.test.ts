@@ -34,7 +34,7 @@ describe('the README walkthrough through the real psql binary', () => {
     expect(stdout).toMatch(/mz_catalog\s+\|/);
     expect(stdout).toMatch(/mz_internal\s+\|/);
     expect(stdout).toContain('List of databases');
-    expect(stdout).toMatch(/mz_catalog \| mz_connections \| view/);
+    expect(stdout).toMatch(/mz_catalog \| mz_connections\s+\| view/);
     expect(stdout).toMatch(/mz_catalog \| mz_secrets\s+\| view/);
     expect(stdout).toContain('View "mz_catalog.mz_connections"');
   });
