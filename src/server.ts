@@ -28,7 +28,7 @@ import { Connection } from './pgwire/connection.js';
 import type { ServerContext, TlsSettings } from './pgwire/server-context.js';
 import { loadSecretsKey, SecretCipher } from './secrets/cipher.js';
 import { Redacted } from './secrets/redacted.js';
-import { mockScramVerifier, parseScramVerifier, verifierOf } from './secrets/scram-verifier.js';
+import { mockScramVerifier, parseScramVerifier, verifierMatches, verifierOf } from './secrets/scram-verifier.js';
 
 export interface RunningServer {
   readonly host: string;
@@ -140,21 +140,25 @@ async function openStore(config: Config, log: Logger): Promise<{ store: CatalogS
 
 /**
  * Failed password logins slow down their source address: each failure in the last minute adds
- * 5 ms to the answer of the next, up to half a second. Other addresses are not slowed, and no
- * one is ever locked out (that would let anyone lock out a user).
+ * 5 ms (at most half a second) to that address's queue, which all its failing logins wait on in
+ * turn — parallel guesses pay every delay, not one. Other addresses are not slowed, no one is
+ * locked out (that would let anyone lock out a user), and at most 10,000 addresses are kept (the
+ * least recently failing go first).
  */
 class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; last: number }>();
+  private readonly failures = new Map<string, { count: number; last: number; until: number }>();
 
+  /** How long this failure's answer waits. */
   failed(address: string): number {
     const now = Date.now();
     const seen = this.failures.get(address);
-    const count = seen && now - seen.last < 60_000 ? seen.count + 1 : 1;
-    this.failures.set(address, { count, last: now });
-    if (this.failures.size > 10_000) {
-      for (const [a, f] of this.failures) if (now - f.last >= 60_000) this.failures.delete(a);
-    }
-    return Math.min(500, 5 * count);
+    const recent = seen && now - seen.last < 60_000 ? seen : undefined;
+    const count = (recent?.count ?? 0) + 1;
+    const until = Math.max(now, recent?.until ?? 0) + Math.min(500, 5 * count);
+    this.failures.delete(address);
+    this.failures.set(address, { count, last: now, until });
+    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+    return until - now;
   }
 
   succeeded(address: string): void {
@@ -173,12 +177,16 @@ async function bootstrapPassword(config: Config, store: CatalogStore, catalog: C
     if (line === '') throw new ConfigError(`--bootstrap-password-file ${config.bootstrapPasswordFile} is empty`);
     password = new Redacted(line);
   }
-  const set = await store.transaction(async (tx) => {
-    if (!password || (await catalog.passwordVerifier(tx, BOOTSTRAP_USER)) !== undefined) return false;
+  const outcome = await store.transaction(async (tx) => {
+    if (!password) return 'none';
+    const stored = await catalog.passwordVerifier(tx, BOOTSTRAP_USER);
+    if (stored !== undefined) return verifierMatches(stored, password) ? 'kept' : 'differs';
     await catalog.setPasswordVerifier(tx, BOOTSTRAP_USER, verifierOf(password));
-    return true;
+    return 'set';
   });
-  if (set) log.info({ user: BOOTSTRAP_USER }, 'bootstrap password set');
+  if (outcome === 'set') log.info({ user: BOOTSTRAP_USER }, 'bootstrap password set');
+  // Only the first start sets it: an operator who believes a new one took effect must hear otherwise.
+  if (outcome === 'differs') log.warn({ user: BOOTSTRAP_USER }, 'the bootstrap password differs from the one set at the first start, which stays in force');
   if (config.auth === 'password' && !(await store.transaction((tx) => catalog.anyPassword(tx), { rollback: true }))) {
     throw new ConfigError(
       `--auth password, but no role has a password: give the first superuser's (${BOOTSTRAP_USER}) with --bootstrap-password-file or IAMLINK_BOOTSTRAP_PASSWORD`,

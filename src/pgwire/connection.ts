@@ -69,7 +69,8 @@ export class Connection {
     this.listen(socket);
     // A client that never finishes its startup must not hold a connection slot for ever.
     this.startupTimer = setTimeout(() => {
-      if (this.state === 'startup') this.fatal(new SqlError(SqlState.queryCanceled, 'canceling authentication due to timeout'));
+      // Until the session is ready: a password exchange left hanging counts too.
+      if (this.state === 'startup' || this.state === 'authenticating') this.fatal(new SqlError(SqlState.queryCanceled, 'canceling authentication due to timeout'));
     }, ctx.limits.startupTimeoutMs);
     this.startupTimer.unref();
   }
@@ -232,7 +233,7 @@ export class Connection {
   private async askPassword(user: string, database: string, params: Map<string, string>): Promise<void> {
     const certificate = this.socket instanceof TLSSocket ? this.socket.getCertificate() : undefined;
     const der = certificate && 'raw' in certificate ? (certificate.raw as Buffer | undefined) : undefined;
-    const hash = der ? certificateHash(der) : undefined;
+    const hash = der && certificateHash(der);
     const verifier = await this.ctx.verifierFor(user);
     this.pendingLogin = { user, database, params, exchange: new ScramExchange(verifier, hash), step: 'first' };
     this.state = 'authenticating';

@@ -11,7 +11,7 @@ const ITERATIONS = 4096;
  * server log that records statements).
  */
 export function scramSha256Verifier(password: string, salt: Buffer = randomBytes(16), iterations = ITERATIONS): string {
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const salted = pbkdf2Sync(saslPrep(password), salt, iterations, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
@@ -33,6 +33,27 @@ export function parseScramVerifier(text: string): ScramVerifier | undefined {
   const [storedKey, serverKey] = [Buffer.from(m[3]!, 'base64'), Buffer.from(m[4]!, 'base64')];
   if (storedKey.length !== 32 || serverKey.length !== 32) return undefined;
   return { iterations: Number(m[1]), salt: Buffer.from(m[2]!, 'base64'), storedKey, serverKey };
+}
+
+/**
+ * SASLprep (RFC 4013) as PostgreSQL's pg_saslprep applies it before hashing, so that a password
+ * typed into libpq gives the same key: non-ASCII spaces become spaces, characters "commonly
+ * mapped to nothing" are removed, then NFKC. A password with prohibited characters (controls,
+ * private use, ...) is used as it is, as PostgreSQL does.
+ */
+export function saslPrep(password: string): string {
+  const mapped = password
+    .replace(/[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g, ' ')
+    .replace(/[\u00AD\u034F\u1806\u180B-\u180D\u200B-\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, '')
+    .normalize('NFKC');
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001F\u007F-\u009F\uE000-\uF8FF\uFFF9-\uFFFD\u0340\u0341\u200E\u200F\u202A-\u202E\u206A-\u206F]/.test(mapped) ? password : mapped;
+}
+
+/** Whether `password` is the one `stored` was made from. */
+export function verifierMatches(stored: string, password: Redacted<string>): boolean {
+  const v = parseScramVerifier(stored);
+  return v !== undefined && scramSha256Verifier(password.reveal(), v.salt, v.iterations) === stored;
 }
 
 /** The verifier of a password that must not be printed (a bootstrap password). */

@@ -59,12 +59,12 @@ describe('SCRAM-SHA-256 (RFC 5802, 7677) and channel binding (RFC 5929)', () => 
     expect(login({ tls: true, mechanism: SCRAM_PLUS, gs2: 'p=tls-server-end-point,,', binding: CERT_HASH })).toMatch(/^v=/);
     // Another certificate's hash: a man in the middle's.
     const other = createHash('sha256').update('the attacker').digest();
-    expect(failure(() => login({ tls: true, mechanism: SCRAM_PLUS, gs2: 'p=tls-server-end-point,,', binding: other }))).toEqual({ kind: 'rejected', message: 'SCRAM channel binding check failed' });
+    expect(failure(() => login({ tls: true, mechanism: SCRAM_PLUS, gs2: 'p=tls-server-end-point,,', binding: other }))).toEqual({ kind: 'malformed', message: 'SCRAM channel binding check failed' });
     expect(failure(() => login({ mechanism: SCRAM_PLUS, gs2: 'p=tls-server-end-point,,', binding: CERT_HASH })).kind).toBe('malformed');
   });
 
   it('refuses a downgrade: "y" (client could bind, thinks the server cannot) on TLS', () => {
-    expect(failure(() => login({ tls: true, gs2: 'y,,' }))).toEqual({ kind: 'rejected', message: 'SCRAM channel binding negotiation error' });
+    expect(failure(() => login({ tls: true, gs2: 'y,,' }))).toEqual({ kind: 'malformed', message: 'SCRAM channel binding negotiation error' });
     expect(login({ gs2: 'y,,' })).toMatch(/^v=/);
   });
 
