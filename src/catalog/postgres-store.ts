@@ -237,7 +237,8 @@ export class PostgresStore implements CatalogStore {
 
   /**
    * Send the prelude (a simple Query), the read's messages (ending in Sync) and a ROLLBACK in
-   * one write, and return the read's answer. One round trip per read.
+   * one write, and return the read's answer (the prelude's error, or a too large answer, thrown).
+   * One round trip per read.
    */
   private async exchange(client: pg.Client, prelude: string, read: Buffer, options: ClientReadOptions): Promise<Frame[]> {
     const messages = Buffer.concat([serialize.query(prelude), read, serialize.query('ROLLBACK')]);
@@ -276,19 +277,9 @@ export class PostgresStore implements CatalogStore {
       // As a superuser, the client's own session authorization (SET ROLE then checks the client's
       // memberships, not the superuser's), as on the embedded store; else its role.
       const become = this.catalogIsSuperuser ? settingsSqlOf(options.settings, 'SESSION AUTHORIZATION') : settingsSqlOf(options.settings);
-      const messages = Buffer.concat([serialize.query(`SET TRANSACTION READ ONLY; ${become}`), withExecute(read), serialize.query('ROLLBACK')]);
-      const { segments, cancelSent } = await exchangeRaw(client, messages, {
-        readyCount: 3,
-        maxBytes: options.maxResultBytes + 64 * 1024,
-        deadlineMs: options.timeoutMs + DEADLINE_SLACK_MS,
-        cancel: options.cancel,
-      });
-      if (cancelSent) this.canceled.add(client);
-      const [setup, answer] = segments;
-      const failed = setup!.find((f) => f.type === 'E');
-      if (failed) throw errorOfFrame(failed);
-      checkCanceled(answer!, options);
-      return answerForClient(answer!);
+      const answer = await this.exchange(client, `SET TRANSACTION READ ONLY; ${become}`, withExecute(read), options);
+      checkCanceled(answer, options);
+      return answerForClient(answer);
     } catch (err) {
       if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err instanceof SqlError ? err : rethrow(err);
