@@ -6,6 +6,7 @@
  *   fairness     SELECT 1 latency in other sessions on PGlite: huge queries, heavy reads
  *   fairness-pg  SELECT 1 latency while one session loops heavy reads, PostgreSQL store and PGlite
  *   big          BENCH_BIG connections (1,000,000) on the PostgreSQL store: node start time and RSS
+ *   tls          lookup over TLS vs plain, and SCRAM login rate with and without TLS
  * BENCH_SECONDS (10) is each pgbench run and heavy-read loop; DDL rates take half of it.
  */
 import { loadavg } from 'node:os';
@@ -13,9 +14,10 @@ import { benchBig, BIG } from './big.js';
 import { benchDdl } from './ddl.js';
 import { benchFairness, benchFairnessStores } from './fairness.js';
 import { benchLookup } from './lookup.js';
+import { benchTls } from './tls.js';
 import { benchValidate } from './validate.js';
 
-const ALL = ['lookup', 'ddl', 'validate', 'fairness', 'fairness-pg', 'big'];
+const ALL = ['lookup', 'ddl', 'validate', 'fairness', 'fairness-pg', 'big', 'tls'];
 
 function table(header: string[], rows: string[]): void {
   process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => ' --- |').join('')}\n${rows.join('\n')}\n`);
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
   if (parts.includes('fairness')) table(['SELECT 1 latency in other sessions', 'iamlink', 'goal'], await timed('fairness', benchFairness));
   if (parts.includes('fairness-pg')) table(['latency in other sessions', 'PostgreSQL store', 'PGlite store', 'goal'], await timed('fairness-pg', benchFairnessStores));
   if (parts.includes('validate')) table(['measure', 'iamlink', 'goal'], await timed('validate', benchValidate));
+  if (parts.includes('tls')) table(['measure', 'iamlink', 'plain', 'ratio', 'goal'], await timed('tls', benchTls));
   if (parts.includes('big')) table([`${BIG.toLocaleString('en')} connections, PostgreSQL store`, 'iamlink', 'goal'], await timed('big', benchBig));
 }
 
