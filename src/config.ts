@@ -65,6 +65,8 @@ export const configSchema = z.object({
   maxResultBytes: z.coerce.number().int().min(64 * 1024).max(4 * 1024 * 1024 * 1024).default(128 * 1024 * 1024),
   /** Client connections at once, counting those still starting (53300 past it). */
   maxConnections: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** A session idle inside a transaction this long is closed (25P03); 0: never. */
+  idleInTransactionTimeoutMs: z.coerce.number().int().min(0).max(86_400_000).default(120_000),
   /** Time a new connection has to finish its startup. */
   startupTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** Catalog changes one transaction (or multi-statement string) may hold (54000 past it). */
@@ -125,6 +127,7 @@ const FLAGS = {
   'max-result-bytes': 'maxResultBytes',
   'max-connections': 'maxConnections',
   'startup-timeout-ms': 'startupTimeoutMs',
+  'idle-in-transaction-timeout-ms': 'idleInTransactionTimeoutMs',
   'shutdown-grace-ms': 'shutdownGraceMs',
   'max-transaction-changes': 'maxTransactionChanges',
   'aws-sts-timeout': 'awsStsTimeout',
@@ -152,6 +155,7 @@ const HELP = {
   'max-result-bytes': 'largest answer of one client read',
   'max-connections': 'client connections at once, half-started ones included',
   'startup-timeout-ms': 'time a new connection has to finish its startup',
+  'idle-in-transaction-timeout-ms': 'a session idle inside a transaction this long is closed (25P03); 0 never',
   'shutdown-grace-ms': 'on SIGTERM/SIGINT, how long running statements may finish',
   'max-transaction-changes': 'catalog changes one transaction may hold',
   'aws-sts-timeout': "deadline for each STS call, retries included ('10s', '500ms')",

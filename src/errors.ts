@@ -21,6 +21,7 @@ export const SqlState = {
   noActiveSqlTransaction: '25P01',
   serializationFailure: '40001',
   inFailedSqlTransaction: '25P02',
+  idleInTransactionSessionTimeout: '25P03',
   invalidAuthorizationSpecification: '28000',
   invalidPassword: '28P01',
   dependentObjectsStillExist: '2BP01',

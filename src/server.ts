@@ -288,7 +288,12 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
       throttle.succeeded(remote ?? 'unknown');
       log.info({ user, remote }, 'password authentication succeeded');
     },
-    limits: { maxMessageBytes: config.maxMessageBytes, startupTimeoutMs: config.startupTimeoutMs, maxOutputBufferBytes: 4 * 1024 * 1024 },
+    limits: {
+      maxMessageBytes: config.maxMessageBytes,
+      startupTimeoutMs: config.startupTimeoutMs,
+      idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
+      maxOutputBufferBytes: 4 * 1024 * 1024,
+    },
     login: async (user, database) => {
       if (user === '') throw new SqlError(SqlState.invalidAuthorizationSpecification, 'no user name specified in startup packet');
       if (database !== 'materialize') throw new SqlError(SqlState.invalidCatalogName, `database "${database}" does not exist`, { hint: 'Connect to database "materialize".' });

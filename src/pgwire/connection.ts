@@ -47,6 +47,7 @@ export class Connection {
   /** The server is shutting down: close once the statement running now is answered. */
   private draining = false;
   private readonly startupTimer: NodeJS.Timeout;
+  private idleTimer: NodeJS.Timeout | undefined;
   private skipUntilSync = false;
   private session: Session | undefined;
   private pendingLogin: PendingLogin | undefined;
@@ -77,6 +78,7 @@ export class Connection {
 
   private listen(socket: Socket): void {
     socket.on('data', (chunk: Buffer) => {
+      this.stopIdleTimer();
       this.input.push(chunk);
       // A client that sends faster than it is answered waits: at most one whole message (and a
       // chunk) is held for it.
@@ -150,9 +152,31 @@ export class Connection {
     } finally {
       this.flush();
       this.busy = false;
+      this.startIdleTimer();
     }
     if (this.draining && this.state !== 'closed') this.shutdown();
     else if (this.state !== 'closed' && this.socket.isPaused() && this.input.length <= this.inputLimit()) this.socket.resume();
+  }
+
+  /**
+   * A session left idle inside a transaction block is closed after --idle-in-transaction-timeout-ms
+   * (PostgreSQL's idle_in_transaction_session_timeout): its staged changes are dropped, and it no
+   * longer holds a connection slot for nothing.
+   */
+  private startIdleTimer(): void {
+    const limit = this.ctx.limits.idleInTransactionTimeoutMs;
+    if (limit <= 0 || this.idleTimer || this.state !== 'ready' || this.session?.transactionStatus === 'I' || this.input.length > 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.state !== 'ready' || this.busy || this.session?.transactionStatus === 'I') return;
+      this.fatal(new SqlError(SqlState.idleInTransactionSessionTimeout, 'terminating connection due to idle-in-transaction timeout'));
+    }, limit);
+    this.idleTimer.unref();
+  }
+
+  private stopIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   private inputLimit(): number {
@@ -673,6 +697,7 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.startupTimer);
+    this.stopIdleTimer();
     this.running?.abort();
     this.flush();
     this.input.clear();

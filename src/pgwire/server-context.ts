@@ -9,6 +9,8 @@ export interface ConnectionLimits {
   readonly maxMessageBytes: number;
   /** Time from connect to a finished startup. */
   readonly startupTimeoutMs: number;
+  /** A session idle inside a transaction block this long is closed; 0: never. */
+  readonly idleInTransactionTimeoutMs: number;
   /** Answers waiting in the socket past this: the client's next messages wait until it reads. */
   readonly maxOutputBufferBytes: number;
 }
