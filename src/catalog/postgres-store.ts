@@ -113,14 +113,11 @@ export class PostgresStore implements CatalogStore {
         let broken: Error | undefined;
         try {
           await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
-          await body({
-            query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, [...params])).rows,
-            exec: async (sql: string) => void (await client.query(sql)),
-          });
+          await body(queryableOf(client));
           await client.query(rollback ? 'ROLLBACK' : 'COMMIT');
           return;
         } catch (err) {
-          if (isConnectionError(err)) broken = err as Error;
+          if (sessionUnusable(err)) broken = err as Error;
           else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
           const code = (err as { code?: string }).code;
           if (!(err instanceof SqlError) && code !== undefined && RETRIED.has(code)) {
@@ -141,7 +138,7 @@ export class PostgresStore implements CatalogStore {
         }
       }
     },
-    abortsTransaction: (err) => isConnectionError(err) || (err instanceof DatabaseError && RETRIED.has(err.code ?? '')),
+    abortsTransaction: (err) => sessionUnusable(err) || (err instanceof DatabaseError && RETRIED.has(err.code ?? '')),
   });
 
   async withMigrationLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -228,7 +225,7 @@ export class PostgresStore implements CatalogStore {
       checkCanceled(answer, options);
       return answerForClient(answer);
     } catch (err) {
-      if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
+      if (err instanceof ExchangeFailure || sessionUnusable(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err;
     } finally {
       client.release(broken ?? (this.canceled.has(client) ? new Error('a CancelRequest was sent for it') : undefined));
@@ -266,10 +263,7 @@ export class PostgresStore implements CatalogStore {
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       try {
-        await options.pending!({
-          query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, [...params])).rows,
-          exec: async (sql: string) => void (await client.query(sql)),
-        });
+        await options.pending!(queryableOf(client));
       } catch (err) {
         await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
@@ -281,7 +275,7 @@ export class PostgresStore implements CatalogStore {
       checkCanceled(answer, options);
       return answerForClient(answer);
     } catch (err) {
-      if (err instanceof ExchangeFailure || isConnectionError(err)) broken = err as Error;
+      if (err instanceof ExchangeFailure || sessionUnusable(err)) broken = err as Error;
       throw err instanceof ExchangeFailure ? exchangeError(err, options) : err instanceof SqlError ? err : rethrow(err);
     } finally {
       client.release(broken ?? (this.canceled.has(client) ? new Error('a CancelRequest was sent for it') : undefined));
@@ -361,18 +355,30 @@ function lostConnection(): SqlError {
   });
 }
 
-/** Errors that mean the catalog database went away (restart, shutdown, network): the session is gone. */
-function isConnectionError(err: unknown): boolean {
+/** SQLSTATEs of a session PostgreSQL ended: connection exceptions, operator intervention (restart, shutdown). */
+const CONNECTION_CLASS = /^(08|57P)/;
+
+/** Errors after which a catalog session is not reused: PostgreSQL ended it, or its state is unknown. */
+function sessionUnusable(err: unknown): boolean {
   if (err instanceof ExchangeFailure) return true;
-  const code = (err as { code?: string }).code ?? '';
-  if (err instanceof DatabaseError) return /^(08|57P)/.test(code);
+  if (err instanceof DatabaseError) return CONNECTION_CLASS.test(err.code ?? '');
+  // Not an answer from PostgreSQL (a lost socket, or a failure of ours mid-exchange): the session's
+  // state is unknown, so it is dropped rather than given to the next caller.
   return err instanceof Error && !(err instanceof SqlError);
+}
+
+/** The catalog session pg uses as the store's Queryable. */
+function queryableOf(client: pg.Client): Queryable {
+  return {
+    query: async <R extends object>(sql: string, params: readonly unknown[] = []) => (await client.query<R>(sql, [...params])).rows,
+    exec: async (sql: string) => void (await client.query(sql)),
+  };
 }
 
 /** A connection-class failure from PostgreSQL as the client's error; undefined for any other error. */
 function catalogConnectionError(err: DatabaseError): SqlError | undefined {
   const code = err.code ?? '';
-  if (!/^(08|57P)/.test(code)) return undefined;
+  if (!CONNECTION_CLASS.test(code)) return undefined;
   return new SqlError(code === '57P01' ? SqlState.adminShutdown : SqlState.connectionFailure, err.message, {
     detail: 'The catalog database ended the session.',
     hint: 'The node reconnects by itself: run the statement again.',
