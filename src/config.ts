@@ -65,6 +65,14 @@ export const configSchema = z.object({
   maxResultBytes: z.coerce.number().int().min(64 * 1024).max(4 * 1024 * 1024 * 1024).default(128 * 1024 * 1024),
   /** Client connections at once, counting those still starting (53300 past it). */
   maxConnections: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Sessions of one role at once (53300 at login past it). */
+  maxConnectionsPerRole: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** VALIDATEs one role may have running at once (53400 past it): each holds STS calls. */
+  maxValidationsPerRole: z.coerce.number().int().min(1).max(1000).default(16),
+  /** Connections one schema may hold (53400 past it). */
+  maxConnectionsPerSchema: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  /** Secrets one schema may hold (53400 past it). */
+  maxSecretsPerSchema: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
   /** A session idle inside a transaction this long is closed (25P03); 0: never. */
   idleInTransactionTimeoutMs: z.coerce.number().int().min(0).max(86_400_000).default(120_000),
   /** Time a new connection has to finish its startup. */
@@ -126,6 +134,10 @@ const FLAGS = {
   'max-message-bytes': 'maxMessageBytes',
   'max-result-bytes': 'maxResultBytes',
   'max-connections': 'maxConnections',
+  'max-connections-per-role': 'maxConnectionsPerRole',
+  'max-validations-per-role': 'maxValidationsPerRole',
+  'max-connections-per-schema': 'maxConnectionsPerSchema',
+  'max-secrets-per-schema': 'maxSecretsPerSchema',
   'startup-timeout-ms': 'startupTimeoutMs',
   'idle-in-transaction-timeout-ms': 'idleInTransactionTimeoutMs',
   'shutdown-grace-ms': 'shutdownGraceMs',
@@ -154,6 +166,10 @@ const HELP = {
   'max-message-bytes': 'largest query string or protocol message',
   'max-result-bytes': 'largest answer of one client read',
   'max-connections': 'client connections at once, half-started ones included',
+  'max-connections-per-role': 'sessions of one role at once (53300 at login past it)',
+  'max-validations-per-role': 'VALIDATEs one role may have running at once (53400 past it)',
+  'max-connections-per-schema': 'AWS connections one schema may hold (53400 past it)',
+  'max-secrets-per-schema': 'secrets one schema may hold (53400 past it)',
   'startup-timeout-ms': 'time a new connection has to finish its startup',
   'idle-in-transaction-timeout-ms': 'a session idle inside a transaction this long is closed (25P03); 0 never',
   'shutdown-grace-ms': 'on SIGTERM/SIGINT, how long running statements may finish',

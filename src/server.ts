@@ -12,6 +12,7 @@ import { AwsSdkSts } from './aws/sts.js';
 import { defaultSessionName } from './aws/trust-policy.js';
 import { Validator } from './aws/validator.js';
 import { Catalog } from './catalog/catalog.js';
+import { RESERVED_ROLE_NAMES } from './catalog/model.js';
 import { acquireDataDirLock } from './catalog/data-dir-lock.js';
 import { migrate } from './catalog/migrations.js';
 import { PgliteStore } from './catalog/pglite-store.js';
@@ -52,8 +53,6 @@ export interface StartOptions {
 /** The first superuser: Materialize's default user, whose password bootstraps password authentication. */
 const BOOTSTRAP_USER = 'materialize';
 
-/** Login names that would reach engine roles iamlink relies on, or that PostgreSQL reserves. */
-const RESERVED_USERS = /^(postgres|public|none|current_user|current_role|session_user|pg_.*|iamlink_.*)$/i;
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
@@ -61,7 +60,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const { store } = opened;
   try {
     const cipher = new SecretCipher(await loadSecretsKey(config.secretsKeyFile, !store.capabilities.shared));
-    const catalog = new Catalog(cipher, { clientLoginRole: store.capabilities.clientLoginRole });
+    const catalog = new Catalog(cipher, {
+      clientLoginRole: store.capabilities.clientLoginRole,
+      maxPerSchema: { connection: config.maxConnectionsPerSchema, secret: config.maxSecretsPerSchema },
+    });
     // Nodes starting together migrate and settle the catalog one at a time.
     const identity = await store.withMigrationLock(async () => {
       await migrate(store);
@@ -69,6 +71,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await store.transaction(async (tx) => {
         await catalog.checkIdCounter(tx);
         await catalog.settleSecretsKey(tx);
+        await catalog.roles.ensureSuperuser(tx, BOOTSTRAP_USER);
+        await catalog.roles.settleEngineRoles(tx);
       });
       return settleIdentity(store, catalog, config);
     });
@@ -85,6 +89,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       maxTransactionChanges: config.maxTransactionChanges,
       typeOids: await store.transaction((tx) => catalog.typeOids(tx)),
       validation,
+      maxValidationsPerRole: config.maxValidationsPerRole,
     });
     const listener = await listen(config, log, store, catalog, executor);
     const address = listener.server.address() as AddressInfo;
@@ -179,15 +184,17 @@ async function bootstrapPassword(config: Config, store: CatalogStore, catalog: C
   }
   const outcome = await store.transaction(async (tx) => {
     if (!password) return 'none';
-    const stored = await catalog.passwordVerifier(tx, BOOTSTRAP_USER);
+    const stored = await catalog.roles.passwordVerifier(tx, BOOTSTRAP_USER);
     if (stored !== undefined) return verifierMatches(stored, password) ? 'kept' : 'differs';
-    await catalog.setPasswordVerifier(tx, BOOTSTRAP_USER, verifierOf(password));
+    const role = await catalog.roles.byName(tx, BOOTSTRAP_USER);
+    if (!role) return 'none';
+    await catalog.roles.setPasswordVerifier(tx, role.id, verifierOf(password));
     return 'set';
   });
   if (outcome === 'set') log.info({ user: BOOTSTRAP_USER }, 'bootstrap password set');
   // Only the first start sets it: an operator who believes a new one took effect must hear otherwise.
   if (outcome === 'differs') log.warn({ user: BOOTSTRAP_USER }, 'the bootstrap password differs from the one set at the first start, which stays in force');
-  if (config.auth === 'password' && !(await store.transaction((tx) => catalog.anyPassword(tx), { rollback: true }))) {
+  if (config.auth === 'password' && !(await store.transaction((tx) => catalog.roles.anyPassword(tx), { rollback: true }))) {
     throw new ConfigError(
       `--auth password, but no role has a password: give the first superuser's (${BOOTSTRAP_USER}) with --bootstrap-password-file or IAMLINK_BOOTSTRAP_PASSWORD`,
     );
@@ -263,7 +270,9 @@ async function settleIdentity(store: CatalogStore, catalog: Catalog, config: Con
 
 async function listen(config: Config, log: Logger, store: CatalogStore, catalog: Catalog, executor: Executor): Promise<{ server: Server; close(): Promise<void> }> {
   const connections = new Map<number, Connection>();
-  const roleIds = new Map<string, string>();
+  // Sessions per role (--max-connections-per-role), and each session's login role.
+  const sessionsOfRole = new Map<string, number>();
+  const roleOfSession = new Map<number, string>();
   // Per process: a mock verifier is the same for a name within a run, unguessable across runs.
   const mockKey = randomBytes(32);
   const throttle = new LoginThrottle();
@@ -276,7 +285,7 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
     tls: await loadTls(config),
     auth: config.auth,
     verifierFor: async (user) => {
-      const stored = await store.transaction((tx) => catalog.passwordVerifier(tx, user), { rollback: true });
+      const stored = await store.transaction((tx) => catalog.roles.passwordVerifier(tx, user), { rollback: true });
       return (stored && parseScramVerifier(stored)) || mockScramVerifier(user, mockKey);
     },
     loginFailed: async (user, remote, reason) => {
@@ -294,18 +303,26 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
       idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
       maxOutputBufferBytes: 4 * 1024 * 1024,
     },
-    login: async (user, database) => {
+    login: async (user, database, pid) => {
       if (user === '') throw new SqlError(SqlState.invalidAuthorizationSpecification, 'no user name specified in startup packet');
       if (database !== 'materialize') throw new SqlError(SqlState.invalidCatalogName, `database "${database}" does not exist`, { hint: 'Connect to database "materialize".' });
-      if (RESERVED_USERS.test(user)) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${user}" is reserved`);
+      if (RESERVED_ROLE_NAMES.test(user)) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${user}" is reserved`);
       // PostgreSQL's limit is 63 bytes: a longer name would be cut and collide with another.
       if (Buffer.byteLength(user) > 63) throw new SqlError(SqlState.nameTooLong, 'user name is longer than 63 bytes');
-      let roleId = roleIds.get(user);
-      if (!roleId) {
-        roleId = await store.transaction((tx) => catalog.ensureRole(tx, user));
-        roleIds.set(user, roleId);
+      // Only roles made with CREATE ROLE ... LOGIN (or the first superuser) log in: no role is made by logging in.
+      const role = await store.transaction((tx) => catalog.roles.byName(tx, user), { rollback: true });
+      if (!role) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${user}" does not exist`);
+      if (!role.login) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${user}" is not permitted to log in`);
+      const sessions = sessionsOfRole.get(role.id) ?? 0;
+      if (sessions >= config.maxConnectionsPerRole) {
+        log.warn({ user, limit: config.maxConnectionsPerRole }, 'connection refused: too many sessions of the role');
+        throw new SqlError(SqlState.tooManyConnections, `too many connections for role "${user}"`, {
+          hint: `A role may hold ${config.maxConnectionsPerRole} sessions at once (--max-connections-per-role).`,
+        });
       }
-      return roleId;
+      sessionsOfRole.set(role.id, sessions + 1);
+      roleOfSession.set(pid, role.id);
+      return { id: role.id, name: role.name, superuser: role.superuser };
     },
     cancel: (pid, secretKey) => {
       const target = connections.get(pid);
@@ -316,6 +333,13 @@ async function listen(config: Config, log: Logger, store: CatalogStore, catalog:
     },
     closed: (connection) => {
       connections.delete(connection.pid);
+      const roleId = roleOfSession.get(connection.pid);
+      if (roleId !== undefined) {
+        roleOfSession.delete(connection.pid);
+        const left = (sessionsOfRole.get(roleId) ?? 1) - 1;
+        if (left > 0) sessionsOfRole.set(roleId, left);
+        else sessionsOfRole.delete(roleId);
+      }
       if (connections.size === 0) allClosed?.();
     },
   };

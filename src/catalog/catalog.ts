@@ -5,10 +5,10 @@
  */
 import type { SecretCipher } from '../secrets/cipher.js';
 import type { Redacted } from '../secrets/redacted.js';
-import { PUBLIC_SCHEMA_ID, type AwsConnectionDef, type CatalogItem, type ItemKind, type StoredConnection } from './model.js';
+import { PUBLIC_SCHEMA_ID, type AclEntry, type AwsConnectionDef, type CatalogItem, type ItemKind, type StoredConnection } from './model.js';
+import { Roles } from './roles.js';
 import type { Queryable } from './store.js';
 import { SqlError, SqlState } from '../errors.js';
-import { quoteIdentAlways } from '../sql/printer.js';
 
 interface ItemRow {
   id: string;
@@ -18,6 +18,7 @@ interface ItemRow {
   name: string;
   owner_id: string;
   definition: AwsConnectionDef | null;
+  privileges: AclEntry[];
 }
 
 export interface ItemIds {
@@ -25,11 +26,16 @@ export interface ItemIds {
   readonly oid: number;
 }
 
-const ITEM_COLUMNS = 'i.id, i.oid, i.kind, i.schema_id, i.name, i.owner_id, i.definition';
+const ITEM_COLUMNS = `i.id, i.oid, i.kind, i.schema_id, i.name, i.owner_id, i.definition,
+  COALESCE((SELECT jsonb_agg(jsonb_build_object('grantee', p.grantee_id, 'privileges', p.privileges) ORDER BY p.grantee_id)
+              FROM iamlink_internal.item_privileges p WHERE p.item_id = i.id), '[]'::jsonb) AS privileges`;
 
 function toItem(r: ItemRow): CatalogItem {
-  return { id: r.id, oid: r.oid, kind: r.kind, schemaId: r.schema_id, name: r.name, ownerId: r.owner_id, definition: r.definition ?? undefined };
+  return { id: r.id, oid: r.oid, kind: r.kind, schemaId: r.schema_id, name: r.name, ownerId: r.owner_id, definition: r.definition ?? undefined, privileges: r.privileges };
 }
+
+/** An audit event's object_type (Materialize's kebab-case names). */
+export type AuditObjectType = ItemKind | 'role' | 'schema';
 
 /** The catalog breaks an invariant iamlink relies on: the server must not start on it. */
 export class CatalogIntegrityError extends Error {}
@@ -37,13 +43,36 @@ export class CatalogIntegrityError extends Error {}
 export interface CatalogOptions {
   /** The engine role client sessions log in as, granted each login's role (the shared store's). */
   readonly clientLoginRole?: string;
+  /** How many items of each kind one schema may hold (--max-connections-per-schema, --max-secrets-per-schema). */
+  readonly maxPerSchema?: Readonly<Record<ItemKind, number>>;
 }
 
 export class Catalog {
+  /** Roles, memberships and who is acting (catalog/roles.ts). */
+  readonly roles: Roles;
+
   constructor(
     private readonly cipher: SecretCipher,
     private readonly options: CatalogOptions = {},
-  ) {}
+  ) {
+    this.roles = new Roles(options);
+  }
+
+  /** Refuse a CREATE that would take a schema past its limit for the kind (53400, Materialize's wording). */
+  async checkRoom(tx: Queryable, kind: ItemKind): Promise<void> {
+    const limit = this.options.maxPerSchema?.[kind];
+    if (limit === undefined) return;
+    const [r] = await tx.query<{ n: string }>(
+      'SELECT count(*) AS n FROM (SELECT 1 FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2 LIMIT $3) x',
+      [PUBLIC_SCHEMA_ID, kind, limit],
+    );
+    const count = Number(r!.n);
+    if (count < limit) return;
+    const what = kind === 'connection' ? 'Connection' : 'Secret';
+    throw new SqlError(SqlState.configurationLimitExceeded, `${what} resource limit of ${limit} cannot be exceeded. Current amount is ${count} ${kind}s.`, {
+      hint: `Drop ${kind}s that are no longer used, or ask the operator to raise --max-${kind}s-per-schema.`,
+    });
+  }
 
   /**
    * The items named (in the public schema), the connections that depend on them, and the
@@ -98,7 +127,25 @@ export class Catalog {
        SELECT id FROM item`,
       [ids?.id ?? null, ids?.oid ?? null, PUBLIC_SCHEMA_ID, name, ownerId, JSON.stringify(connection.definition), connection.createSql, connection.redactedCreateSql, [...connection.dependsOn]],
     );
-    return rows[0]!.id;
+    const id = rows[0]!.id;
+    await this.grantInitialPrivileges(tx, id, 'connection', ownerId);
+    return id;
+  }
+
+  /**
+   * A new item's ACL: its owner's USAGE, and what the default privileges of its owner (or of all
+   * roles) for its kind, in its schema or any, grant.
+   */
+  private async grantInitialPrivileges(tx: Queryable, id: string, kind: ItemKind, ownerId: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO iamlink_internal.item_privileges (item_id, grantee_id, privileges)
+       SELECT $1, $2, 'U'
+       UNION
+       SELECT $1, d.grantee_id, d.privileges FROM iamlink_internal.default_privileges d
+        WHERE d.role_id IN ($2, 'p') AND d.object_type = $3 AND (d.schema_id IS NULL OR d.schema_id = $4)
+       ON CONFLICT DO NOTHING`,
+      [id, ownerId, kind, PUBLIC_SCHEMA_ID],
+    );
   }
 
   /**
@@ -115,7 +162,86 @@ export class Catalog {
        INSERT INTO iamlink_internal.secrets (id, key_id, nonce, ciphertext) SELECT id, $6, $7, $8 FROM item`,
       [id, oid, PUBLIC_SCHEMA_ID, name, ownerId, sealed.keyId, sealed.nonce, sealed.ciphertext],
     );
+    await this.grantInitialPrivileges(tx, id, 'secret', ownerId);
     return id;
+  }
+
+  /** The items of a kind in a schema (GRANT ... ON ALL CONNECTIONS IN SCHEMA). */
+  async itemsInSchema(tx: Queryable, schemaId: string, kind: ItemKind): Promise<CatalogItem[]> {
+    const rows = await tx.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i WHERE i.schema_id = $1 AND i.kind = $2 ORDER BY i.name`, [schemaId, kind]);
+    return rows.map(toItem);
+  }
+
+  /** How many items of a kind a schema holds (its limit is checked before a CREATE). */
+  async countInSchema(tx: Queryable, schemaId: string, kind: ItemKind): Promise<number> {
+    const [r] = await tx.query<{ n: string }>('SELECT count(*) AS n FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2', [schemaId, kind]);
+    return Number(r!.n);
+  }
+
+  /** A schema's ACL. */
+  async schemaPrivileges(tx: Queryable, schemaId: string): Promise<AclEntry[]> {
+    return tx.query<AclEntry>('SELECT grantee_id AS grantee, privileges FROM iamlink_internal.schema_privileges WHERE schema_id = $1 ORDER BY grantee_id', [schemaId]);
+  }
+
+  /** Set what `grantee` holds on an item (empty: nothing). */
+  async setItemPrivileges(tx: Queryable, itemId: string, granteeId: string, privileges: string): Promise<void> {
+    if (privileges === '') {
+      await tx.query('DELETE FROM iamlink_internal.item_privileges WHERE item_id = $1 AND grantee_id = $2', [itemId, granteeId]);
+      return;
+    }
+    await tx.query(
+      `INSERT INTO iamlink_internal.item_privileges (item_id, grantee_id, privileges) VALUES ($1, $2, $3)
+       ON CONFLICT (item_id, grantee_id) DO UPDATE SET privileges = EXCLUDED.privileges`,
+      [itemId, granteeId, privileges],
+    );
+  }
+
+  /** Set what `grantee` holds on a schema (empty: nothing). */
+  async setSchemaPrivileges(tx: Queryable, schemaId: string, granteeId: string, privileges: string): Promise<void> {
+    if (privileges === '') {
+      await tx.query('DELETE FROM iamlink_internal.schema_privileges WHERE schema_id = $1 AND grantee_id = $2', [schemaId, granteeId]);
+      return;
+    }
+    await tx.query(
+      `INSERT INTO iamlink_internal.schema_privileges (schema_id, grantee_id, privileges) VALUES ($1, $2, $3)
+       ON CONFLICT (schema_id, grantee_id) DO UPDATE SET privileges = EXCLUDED.privileges`,
+      [schemaId, granteeId, privileges],
+    );
+  }
+
+  /**
+   * Give an item a new owner. As in Materialize, what the old owner held on it moves to the new
+   * owner (merged with what that one held); grants to others stay, now granted by the new owner.
+   */
+  async alterOwner(tx: Queryable, itemId: string, oldOwnerId: string, newOwnerId: string): Promise<void> {
+    await tx.query('UPDATE iamlink_internal.items SET owner_id = $2 WHERE id = $1', [itemId, newOwnerId]);
+    await tx.query(
+      `WITH gone AS (DELETE FROM iamlink_internal.item_privileges WHERE item_id = $1 AND grantee_id = $2 RETURNING privileges)
+       INSERT INTO iamlink_internal.item_privileges (item_id, grantee_id, privileges)
+       SELECT $1, $3, privileges FROM gone ON CONFLICT DO NOTHING`,
+      [itemId, oldOwnerId, newOwnerId],
+    );
+  }
+
+  /** Add (or with `grant` false remove) a default privilege. */
+  async setDefaultPrivilege(tx: Queryable, grant: boolean, roleId: string, schemaId: string | null, kind: ItemKind, granteeId: string): Promise<void> {
+    if (grant) {
+      await tx.query(
+        `INSERT INTO iamlink_internal.default_privileges (role_id, schema_id, object_type, grantee_id, privileges) VALUES ($1, $2, $3, $4, 'U')
+         ON CONFLICT (role_id, COALESCE(schema_id, ''), object_type, grantee_id) DO NOTHING`,
+        [roleId, schemaId, kind, granteeId],
+      );
+      return;
+    }
+    await tx.query(
+      'DELETE FROM iamlink_internal.default_privileges WHERE role_id = $1 AND schema_id IS NOT DISTINCT FROM $2 AND object_type = $3 AND grantee_id = $4',
+      [roleId, schemaId, kind, granteeId],
+    );
+  }
+
+  /** Record one audit event (Materialize's mz_audit_events shapes), in the caller's transaction. */
+  async recordEvent(tx: Queryable, eventType: 'create' | 'alter' | 'drop' | 'grant' | 'revoke', objectType: AuditObjectType, details: Record<string, unknown>, user: string): Promise<void> {
+    await tx.query('INSERT INTO iamlink_internal.audit_events (event_type, object_type, details, "user") VALUES ($1, $2, $3, $4)', [eventType, objectType, JSON.stringify(details), user]);
   }
 
   /**
@@ -295,52 +421,7 @@ export class Catalog {
     return new Set(rows.map((r) => Number(r.oid)));
   }
 
-  // ---- roles and settings --------------------------------------------------------------
-
-  /**
-   * The role id for a login name, creating the catalog role and its engine role on first use.
-   * Engine roles are the whole engine's (on a shared server, other databases' too): a name held
-   * by an engine role that is not a plain member of iamlink_reader is refused, never adopted.
-   */
-  async ensureRole(tx: Queryable, name: string): Promise<string> {
-    const existing = await tx.query<{ id: string }>('SELECT id FROM iamlink_internal.roles WHERE name = $1', [name]);
-    if (existing[0]) return existing[0].id;
-    const rows = await tx.query<{ id: string }>(
-      `INSERT INTO iamlink_internal.roles (id, oid, name)
-       VALUES ('u' || nextval('iamlink_internal.role_id_seq'), 30000 + currval('iamlink_internal.role_id_seq'), $1) RETURNING id`,
-      [name],
-    );
-    const quoted = quoteIdentAlways(name);
-    const [engineRole] = await tx.query<{ plain: boolean }>(
-      `SELECT NOT (r.rolsuper OR r.rolcanlogin OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls)
-              AND pg_catalog.pg_has_role(r.oid, 'iamlink_reader', 'MEMBER') AS plain
-         FROM pg_catalog.pg_roles r WHERE r.rolname = $1`,
-      [name],
-    );
-    if (!engineRole) await tx.exec(`CREATE ROLE ${quoted} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE iamlink_reader`);
-    else if (!engineRole.plain) throw new SqlError(SqlState.invalidAuthorizationSpecification, `role "${name}" is reserved`, { detail: 'The catalog database has a role of that name with more rights than an iamlink login.' });
-    // Client sessions log in as one role and take each client's own for its reads (SET ROLE).
-    if (this.options.clientLoginRole !== undefined) await tx.exec(`GRANT ${quoted} TO ${quoteIdentAlways(this.options.clientLoginRole)}, CURRENT_USER`);
-    return rows[0]!.id;
-  }
-
-  /** A login's stored SCRAM verifier; undefined if the role does not exist or has no password. */
-  async passwordVerifier(tx: Queryable, name: string): Promise<string | undefined> {
-    const rows = await tx.query<{ password_verifier: string | null }>('SELECT password_verifier FROM iamlink_internal.roles WHERE name = $1', [name]);
-    return rows[0]?.password_verifier ?? undefined;
-  }
-
-  /** Set a role's password (its verifier), creating the role if need be. */
-  async setPasswordVerifier(tx: Queryable, name: string, verifier: string): Promise<void> {
-    await this.ensureRole(tx, name);
-    await tx.query('UPDATE iamlink_internal.roles SET password_verifier = $2 WHERE name = $1', [name, verifier]);
-  }
-
-  /** Whether any role can log in with a password. */
-  async anyPassword(tx: Queryable): Promise<boolean> {
-    const rows = await tx.query('SELECT 1 FROM iamlink_internal.roles WHERE password_verifier IS NOT NULL LIMIT 1');
-    return rows.length > 0;
-  }
+  // ---- settings ------------------------------------------------------------------------
 
   async getSetting(tx: Queryable, key: string): Promise<string | undefined> {
     const rows = await tx.query<{ value: string }>('SELECT value FROM iamlink_internal.config WHERE key = $1', [key]);

@@ -9,6 +9,47 @@ export const SYSTEM_SCHEMAS = ['mz_catalog', 'mz_internal', 'pg_catalog', 'infor
 
 export type ItemKind = 'secret' | 'connection';
 
+/**
+ * Role names no one may create or log in as: PostgreSQL's reserved words and prefixes, the
+ * engine roles iamlink relies on, and Materialize's system prefix.
+ */
+export const RESERVED_ROLE_NAMES = /^(postgres|public|none|current_user|current_role|session_user|pg_.*|iamlink_.*|mz_.*)$/i;
+
+/** PUBLIC: the role every role is a member of (Materialize's id). */
+export const PUBLIC_ROLE_ID = 'p';
+/** mz_system: the owner of the database and its schemas. */
+export const SYSTEM_ROLE_ID = 's1';
+
+/** A role and its attributes. */
+export interface RoleRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly login: boolean;
+  readonly superuser: boolean;
+  readonly createrole: boolean;
+  readonly inherit: boolean;
+}
+
+/**
+ * One entry of an ACL: what `grantee` (a role id, PUBLIC_ROLE_ID for PUBLIC) holds, as
+ * Materialize's privilege letters (U usage, C create). The grantor is always the object's owner.
+ */
+export interface AclEntry {
+  readonly grantee: string;
+  readonly privileges: string;
+}
+
+/**
+ * Who is acting, as the catalog sees it at the statement: the current role, the roles whose
+ * privileges it holds (itself, those it inherits from, PUBLIC), and every role it is a member of
+ * (which it may SET ROLE to or act for as owner, inherited or not).
+ */
+export interface Authority {
+  readonly role: RoleRecord;
+  readonly held: ReadonlySet<string>;
+  readonly memberOf: ReadonlySet<string>;
+}
+
 /** A literal value or a reference to a secret by id. */
 export type LiteralOrSecret = { readonly literal: string } | { readonly secret: string };
 
@@ -39,6 +80,7 @@ export interface CatalogItem {
   readonly name: string;
   readonly ownerId: string;
   readonly definition: AwsConnectionDef | undefined;
+  readonly privileges: readonly AclEntry[];
 }
 
 /** `materialize.public.name`, as Materialize writes names in messages. */

@@ -321,7 +321,11 @@ function settingsSqlOf(settings: EngineSettings): string {
   const known = settingsSql.get(settings);
   if (known !== undefined) return known;
   const assignments = settings.values.map(([k, v]) => `pg_catalog.set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`).join(', ');
-  const sql = `SELECT ${assignments}; SET SESSION AUTHORIZATION ${quoteIdentAlways(settings.role)}`;
+  const become =
+    settings.sessionRole === undefined
+      ? `SET SESSION AUTHORIZATION ${quoteIdentAlways(settings.role)}`
+      : `SET SESSION AUTHORIZATION ${quoteIdentAlways(settings.sessionRole)}; SET ROLE ${quoteIdentAlways(settings.role)}`;
+  const sql = `SELECT ${assignments}; ${become}`;
   settingsSql.set(settings, sql);
   return sql;
 }

@@ -299,7 +299,11 @@ function withExecute(read: ClientRead): Buffer {
  */
 function settingsSqlOf(settings: EngineSettings, as: 'ROLE' | 'SESSION AUTHORIZATION' = 'ROLE'): string {
   const sets = settings.values.map(([k, v]) => `SET LOCAL ${k} = ${k === 'search_path' ? v : quoteLiteral(v)}`);
-  return [...sets, `SET LOCAL ${as} ${quoteIdentAlways(settings.role)}`].join('; ');
+  const become =
+    as === 'SESSION AUTHORIZATION' && settings.sessionRole !== undefined
+      ? [`SET LOCAL SESSION AUTHORIZATION ${quoteIdentAlways(settings.sessionRole)}`, `SET LOCAL ROLE ${quoteIdentAlways(settings.role)}`]
+      : [`SET LOCAL ${as} ${quoteIdentAlways(settings.role)}`];
+  return [...sets, ...become].join('; ');
 }
 
 

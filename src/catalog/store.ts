@@ -32,8 +32,10 @@ export type ClientRead =
 
 /** The engine state a client read runs in (Session.engineSettings); each store applies it its own way. */
 export interface EngineSettings {
-  /** The engine role the read runs as (the client's login name). */
+  /** The engine role the read runs as (the client's current role). */
   readonly role: string;
+  /** The engine role to show as session_user, a member of `role` (after SET ROLE); else `role` is both. */
+  readonly sessionRole?: string;
   /** Settings for the read, in order: default_transaction_read_only, search_path, statement_timeout, the client's own. */
   readonly values: readonly (readonly [string, string])[];
   /** All of it as one string: equal keys, equal state. */

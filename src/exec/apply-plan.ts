@@ -1,9 +1,11 @@
 /** Applying a DDL plan to the catalog inside the executor's store transaction. */
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
+import { PUBLIC_ROLE_ID, SYSTEM_ROLE_ID } from '../catalog/model.js';
 import type { Queryable } from '../catalog/store.js';
-import type { Plan } from '../plan/plan.js';
+import type { AclChange, Plan } from '../plan/plan.js';
+import { storedVerifierOf } from '../secrets/scram-verifier.js';
 
-/** Who applies a plan: the role that owns what it creates, and the login the audit trail names. */
+/** Who applies a plan: the role that owns what it creates, and the session user the audit trail names. */
 export interface Actor {
   readonly roleId: string;
   readonly user: string;
@@ -17,6 +19,7 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
   const record = (event: 'create' | 'alter' | 'drop' | 'comment', touched: readonly string[]) => catalog.recordEvents(tx, event, touched, actor.user);
   switch (plan.kind) {
     case 'create_secret': {
+      await catalog.checkRoom(tx, 'secret');
       const id = await catalog.insertSecret(tx, plan.name, actor.roleId, plan.value, ids);
       await record('create', [id]);
       return [id];
@@ -26,6 +29,7 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
       await record('alter', [plan.id]);
       return [plan.id];
     case 'create_connection': {
+      await catalog.checkRoom(tx, 'connection');
       const id = await catalog.insertConnection(tx, plan.name, actor.roleId, plan.connection, ids);
       await record('create', [id]);
       return [id];
@@ -50,9 +54,65 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
       await catalog.setComment(tx, plan.id, plan.comment);
       await record('comment', [plan.id]);
       return [plan.id];
+    case 'create_role': {
+      const id = await catalog.roles.create(tx, plan.name, plan.attributes, plan.password === null ? null : storedVerifierOf(plan.password));
+      await catalog.recordEvent(tx, 'create', 'role', { id, name: plan.name }, actor.user);
+      return [id];
+    }
+    case 'alter_role':
+      await catalog.roles.alter(tx, plan.role.id, plan.attributes, plan.password === undefined || plan.password === null ? plan.password : storedVerifierOf(plan.password));
+      await catalog.recordEvent(tx, 'alter', 'role', { id: plan.role.id, name: plan.role.name }, actor.user);
+      return [plan.role.id];
+    case 'drop_roles':
+      for (const role of plan.roles) {
+        await catalog.recordEvent(tx, 'drop', 'role', { id: role.id, name: role.name }, actor.user);
+        await catalog.roles.drop(tx, role);
+      }
+      return plan.roles.map((r) => r.id);
+    case 'role_membership':
+      for (const { role, member } of plan.pairs) {
+        const changed = plan.grant ? await catalog.roles.grant(tx, role, member, SYSTEM_ROLE_ID) : await catalog.roles.revoke(tx, role, member);
+        if (!changed) continue;
+        const details = { role_id: role.id, member_id: member.id, grantor_id: SYSTEM_ROLE_ID, executed_by: actor.roleId };
+        await catalog.recordEvent(tx, plan.grant ? 'grant' : 'revoke', 'role', details, actor.user);
+      }
+      return [];
+    case 'privileges':
+      for (const change of plan.changes) {
+        await applyAclChange(catalog, tx, change);
+        await catalog.recordEvent(tx, plan.grant ? 'grant' : 'revoke', change.object.kind === 'item' ? change.object.item.kind : 'schema', aclEventDetails(change), actor.user);
+      }
+      return [];
+    case 'alter_owner':
+      await catalog.alterOwner(tx, plan.item.id, plan.item.ownerId, plan.owner.id);
+      await catalog.recordEvent(tx, 'alter', plan.item.kind, { object_id: `I${plan.item.id}`, old_owner_id: plan.item.ownerId, new_owner_id: plan.owner.id }, actor.user);
+      return [plan.item.id];
+    case 'default_privileges':
+      for (const e of plan.entries) {
+        await catalog.setDefaultPrivilege(tx, plan.grant, e.roleId, e.schemaId, e.kind, e.granteeId);
+        const details = { role_id: e.roleId, database_id: e.schemaId === null ? null : 'u1', schema_id: e.schemaId, grantee_id: e.granteeId, privileges: 'U' };
+        await catalog.recordEvent(tx, plan.grant ? 'grant' : 'revoke', e.kind, details, actor.user);
+      }
+      return [];
     case 'validate_connection':
     case 'query':
     case 'noop':
       return [];
   }
+}
+
+async function applyAclChange(catalog: Catalog, tx: Queryable, change: AclChange): Promise<void> {
+  if (change.object.kind === 'item') await catalog.setItemPrivileges(tx, change.object.item.id, change.grantee, change.privileges);
+  else await catalog.setSchemaPrivileges(tx, change.object.schemaId, change.grantee, change.privileges);
+}
+
+/** Materialize's UpdatePrivilege details: object ids as `I<item>` or `S<database>.<schema>`. */
+function aclEventDetails(change: AclChange): Record<string, string> {
+  const o = change.object;
+  return {
+    object_id: o.kind === 'item' ? `I${o.item.id}` : `Su1.${o.schemaId}`,
+    grantee_id: change.grantee === PUBLIC_ROLE_ID ? 'p' : change.grantee,
+    grantor_id: o.kind === 'item' ? o.item.ownerId : o.ownerId,
+    privileges: change.changed,
+  };
 }

@@ -3,12 +3,12 @@
  * commands against the session, reads through the engine.
  */
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
-import type { AwsConnectionDef } from '../catalog/model.js';
+import { PUBLIC_SCHEMA_ID, type AclEntry, type AwsConnectionDef } from '../catalog/model.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, LiftedQuery, Queryable } from '../catalog/store.js';
 import type { BindValues, Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
-import { catalogViewOf } from '../plan/catalog-view.js';
+import { catalogViewOf, type AccessSlice } from '../plan/catalog-view.js';
 import type { Notice, Plan, Planned } from '../plan/plan.js';
 import { planStatement } from '../plan/planner.js';
 import type { PendingChange, Session } from '../session/session.js';
@@ -48,6 +48,8 @@ export interface ExecutorDeps {
   /** The engine's type oids: what a Parse may name for its parameters. */
   readonly typeOids: ReadonlySet<number>;
   readonly validation?: ValidationContext;
+  /** VALIDATEs one role may have running at once on this node (--max-validations-per-role). */
+  readonly maxValidationsPerRole: number;
 }
 
 const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: (readonly [string, string])[] = []): Outcome => ({
@@ -58,12 +60,30 @@ const command = (tag: string, notices: readonly Notice[] = [], parameterStatus: 
 });
 
 /** Statements that change the catalog: inside a transaction they are staged until COMMIT. */
-const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set(['create_secret', 'alter_secret', 'create_connection', 'alter_connection', 'rename', 'drop_objects', 'comment']);
+const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set([
+  'create_secret',
+  'alter_secret',
+  'create_connection',
+  'alter_connection',
+  'rename',
+  'drop_objects',
+  'comment',
+  'create_role',
+  'alter_role',
+  'drop_roles',
+  'role_membership',
+  'privileges',
+  'alter_owner',
+  'alter_default_privileges',
+]);
 
 /** A staged change plans differently at COMMIT than when it was staged. */
 const REPLANNED = 'the statement now means something else';
 
 export class Executor {
+  /** VALIDATEs running on this node, by role id. */
+  private readonly validating = new Map<string, number>();
+
   constructor(private readonly deps: ExecutorDeps) {}
 
   /** Run one statement; `cancel` is the client's CancelRequest for it. */
@@ -239,7 +259,7 @@ export class Executor {
       const creating = plan.kind === 'create_connection' ? plan.name : undefined;
       await this.validate(session, plan.kind === 'create_connection' ? ids!.id : plan.id, plan.connection.definition, cancel, creating);
     }
-    session.pending = [...session.pending, { stmt, ids, plan: JSON.stringify(plan), searchPath: session.searchPath() }];
+    session.pending = [...session.pending, { stmt, ids, plan: JSON.stringify(plan), searchPath: session.searchPath(), roleId: session.roleId }];
     return command(planned.tag, planned.notices);
   }
 
@@ -259,9 +279,9 @@ export class Executor {
   private async replay(tx: Queryable, session: Session, changes: readonly PendingChange[]): Promise<void> {
     for (const change of changes) {
       try {
-        const again = await this.plan(tx, session, change.stmt, change.searchPath);
+        const again = await this.plan(tx, session, change.stmt, change.searchPath, change.roleId);
         if (JSON.stringify(again.plan) !== change.plan) throw new Error(REPLANNED);
-        await applyPlan(this.deps.catalog, tx, again.plan, actorOf(session), change.ids);
+        await applyPlan(this.deps.catalog, tx, again.plan, { roleId: change.roleId, user: session.user }, change.ids);
       } catch (err) {
         // The engine's own failures (its serialization failure, a lost connection) are the store's
         // to retry or report; only a change that plans differently now is this transaction's conflict.
@@ -299,10 +319,22 @@ export class Executor {
       .catch((err: unknown) => this.deps.log.error({ err, id }, 'could not record a validation in the audit trail'));
   }
 
-  /** Plan `stmt` against the catalog in `tx`, resolving names with `searchPath` (the session's now by default). */
-  private async plan(tx: Queryable, session: Session, stmt: Statement, searchPath: readonly string[] = session.searchPath()): Promise<Planned> {
-    const items = await this.deps.catalog.loadForNames(tx, namesIn(stmt));
-    return planStatement(stmt, catalogViewOf(items), { searchPath: [...searchPath], principalConfigured: this.deps.principalConfigured });
+  /**
+   * Plan `stmt` against the catalog in `tx` as role `roleId` (the session's current role by
+   * default), resolving names with `searchPath` (the session's now by default).
+   */
+  private async plan(tx: Queryable, session: Session, stmt: Statement, searchPath: readonly string[] = session.searchPath(), roleId = session.roleId): Promise<Planned> {
+    const { catalog } = this.deps;
+    const items = await catalog.loadForNames(tx, namesIn(stmt));
+    const actor = await catalog.roles.authority(tx, roleId);
+    const access = await loadAccess(catalog, tx, stmt);
+    if (!actor) throw roleGone(session);
+    return planStatement(stmt, catalogViewOf(items, access), {
+      searchPath: [...searchPath],
+      principalConfigured: this.deps.principalConfigured,
+      actor,
+      sessionRoleId: session.sessionUser.id,
+    });
   }
 
   /**
@@ -314,6 +346,27 @@ export class Executor {
   private async validate(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal, creating?: string): Promise<void> {
     const { validation, catalog, log } = this.deps;
     if (!validation) throw new SqlError(SqlState.featureNotSupported, 'connection validation is not configured on this server');
+    const role = session.roleId;
+    const running = this.validating.get(role) ?? 0;
+    if (running >= this.deps.maxValidationsPerRole) {
+      throw new SqlError(SqlState.configurationLimitExceeded, `too many concurrent validations for role "${session.currentRole.name}"`, {
+        detail: `A role may run ${this.deps.maxValidationsPerRole} VALIDATEs at once (--max-validations-per-role); each holds calls to AWS STS.`,
+        hint: 'Wait for one to finish, then run it again.',
+      });
+    }
+    this.validating.set(role, running + 1);
+    try {
+      await this.validateCounted(session, id, definition, cancel, creating);
+    } finally {
+      const left = (this.validating.get(role) ?? 1) - 1;
+      if (left > 0) this.validating.set(role, left);
+      else this.validating.delete(role);
+    }
+  }
+
+  private async validateCounted(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal, creating?: string): Promise<void> {
+    const { validation, catalog, log } = this.deps;
+    if (!validation) return;
     try {
       await validateConnection(validation, (fn) => this.inView(session, fn), catalog, log, id, definition, cancel);
       await this.recordValidation(session, id, creating, { ok: true });
@@ -342,12 +395,15 @@ export class Executor {
       case 'read':
         return this.read(session, g.text, how, cancel, g);
       case 'show': {
+        if (g.name === 'role') return { kind: 'rows', columns: [g.name], rows: [[session.get(g.name)]], tag: 'SHOW' };
         const spec = SETTINGS[g.name];
         if (!spec) return this.read(session, text, how, cancel);
         return { kind: 'rows', columns: [g.name], rows: [[session.get(g.name)]], tag: 'SHOW' };
       }
       case 'set': {
         if (g.name === 'transaction' || g.name === 'session characteristics') return command('SET');
+        if (g.name === 'role') return this.setRole(session, g.value);
+        if (g.name === 'session_authorization') return this.setSessionAuthorization(session, g.value);
         if (g.name === 'transaction_read_only') {
           // The open transaction's mode, not a session setting (PostgreSQL: a warning outside one).
           if (session.transactionStatus === 'I') {
@@ -365,6 +421,7 @@ export class Executor {
       case 'reset_all':
         return command('RESET', [], session.resetAll().map((d) => [d, session.get(d)] as const));
       case 'discard_all':
+        session.setSessionUser(undefined);
         session.resetAll();
         return command('DISCARD ALL');
       case 'deallocate':
@@ -373,6 +430,51 @@ export class Executor {
       case 'transaction':
         return this.transaction(session, g.action, g.readOnly);
     }
+  }
+
+  /**
+   * SET ROLE r: to a role the session user is a member of (any role, for a superuser); SET ROLE
+   * NONE and RESET ROLE: back to the session user. As in PostgreSQL.
+   */
+  private async setRole(session: Session, name: string | undefined): Promise<Outcome> {
+    const reported = (): Outcome => command(name === undefined ? 'RESET' : 'SET', [], [['is_superuser', session.get('is_superuser')]]);
+    if (name === undefined || name === 'none') {
+      session.setRole(undefined);
+      return reported();
+    }
+    const { role, sessionUser } = await this.deps.store.transaction(
+      async (tx) => ({ role: await this.deps.catalog.roles.byName(tx, name), sessionUser: await this.deps.catalog.roles.authority(tx, session.sessionUser.id) }),
+      { rollback: true },
+    );
+    if (!role) throw new SqlError(SqlState.undefinedObject, `role "${name}" does not exist`);
+    if (!sessionUser) throw roleGone(session);
+    const member = sessionUser.memberOf.has(role.id);
+    if (!member && !sessionUser.role.superuser) throw new SqlError(SqlState.insufficientPrivilege, `permission denied to set role "${name}"`, {
+      detail: `The session user "${session.user}" is not a member of role "${name}".`,
+    });
+    session.setRole({ id: role.id, name: role.name, superuser: role.superuser }, member);
+    return reported();
+  }
+
+  /** SET SESSION AUTHORIZATION r: only for a login that is a superuser; DEFAULT and RESET: back to the login. */
+  private async setSessionAuthorization(session: Session, name: string | undefined): Promise<Outcome> {
+    const reported = (): Outcome =>
+      command(name === undefined ? 'RESET' : 'SET', [], [
+        ['session_authorization', session.user],
+        ['is_superuser', session.get('is_superuser')],
+      ]);
+    if (name === undefined || name === 'default') {
+      session.setSessionUser(undefined);
+      return reported();
+    }
+    const { role, login } = await this.deps.store.transaction(
+      async (tx) => ({ role: await this.deps.catalog.roles.byName(tx, name), login: await this.deps.catalog.roles.authority(tx, session.login.id) }),
+      { rollback: true },
+    );
+    if (!login?.role.superuser && role?.id !== session.login.id) throw new SqlError(SqlState.insufficientPrivilege, 'permission denied to set session authorization');
+    if (!role) throw new SqlError(SqlState.undefinedObject, `role "${name}" does not exist`);
+    session.setSessionUser({ id: role.id, name: role.name, superuser: role.superuser });
+    return reported();
   }
 
   /** Try a setting in the engine so that a bad value fails now, not on every later query. */
@@ -467,16 +569,66 @@ function namesIn(stmt: Statement): string[] {
       names.push(stmt.name);
       for (const a of stmt.actions) if (a.kind === 'set' && a.option.value?.kind === 'secret') names.push(a.option.value.name);
       break;
+    case 'alter_owner':
+      names.push(stmt.name);
+      break;
+    case 'privileges':
+      if (stmt.target.kind === 'objects') names.push(...stmt.target.names);
+      break;
     case 'show_objects':
+    case 'create_role':
+    case 'alter_role':
+    case 'drop_roles':
+    case 'role_membership':
+    case 'alter_default_privileges':
       break;
   }
   return [...new Set(names.map((n) => n.parts[n.parts.length - 1]!.value))];
 }
 
-/** A unique violation from a concurrent session or node is a duplicate name. */
-/** The session as the author of its catalog changes. */
+/** The session as the author of its catalog changes: its current role, and its session user for the audit trail. */
 function actorOf(session: Session): Actor {
   return { roleId: session.roleId, user: session.user };
+}
+
+/** The session's role was dropped (by another session) while it lasted. */
+function roleGone(session: Session): SqlError {
+  return new SqlError(SqlState.invalidAuthorizationSpecification, `role "${session.currentRole.name}" does not exist`, {
+    detail: 'The role was dropped while this session used it.',
+    hint: 'SET ROLE to another role, or log in again as one that exists.',
+  });
+}
+
+/** What a statement about roles or privileges needs loaded besides its items (plan/catalog-view.ts). */
+async function loadAccess(catalog: Catalog, tx: Queryable, stmt: Statement): Promise<AccessSlice> {
+  const schemaPrivileges = async (): Promise<Map<string, AclEntry[]>> => new Map([[PUBLIC_SCHEMA_ID, await catalog.schemaPrivileges(tx, PUBLIC_SCHEMA_ID)]]);
+  switch (stmt.kind) {
+    case 'create_secret':
+    case 'create_connection':
+      return { schemaPrivileges: await schemaPrivileges() };
+    case 'create_role':
+    case 'alter_role':
+    case 'role_membership':
+    case 'alter_default_privileges':
+      return { roles: await catalog.roles.all(tx), memberships: await catalog.roles.memberships(tx) };
+    case 'drop_roles': {
+      const roles = await catalog.roles.all(tx);
+      const named = new Set(stmt.names.map((n) => n.value));
+      const roleDependencies = new Map<string, string[]>();
+      for (const role of roles.filter((r) => named.has(r.name))) roleDependencies.set(role.id, await catalog.roles.dependencies(tx, role));
+      return { roles, roleDependencies };
+    }
+    case 'alter_owner':
+      return { roles: await catalog.roles.all(tx), schemaPrivileges: await schemaPrivileges() };
+    case 'privileges': {
+      const access = { roles: await catalog.roles.all(tx), schemaPrivileges: await schemaPrivileges() };
+      if (stmt.target.kind !== 'all_in_schema') return access;
+      const kind = stmt.target.objectType === 'CONNECTIONS' ? 'connection' : 'secret';
+      return { ...access, itemsInSchema: await catalog.itemsInSchema(tx, PUBLIC_SCHEMA_ID, kind) };
+    }
+    default:
+      return {};
+  }
 }
 
 function mapStoreError(err: unknown): never {

@@ -310,8 +310,8 @@ export class Connection {
   /** The login is authenticated (or trusted): the session begins. */
   private async openSession(user: string, database: string, params: Map<string, string>): Promise<void> {
     try {
-      const roleId = await this.ctx.login(user, database);
-      this.session = new Session(this.pid, user, database, roleId, this.ctx.statementTimeoutMs);
+      const role = await this.ctx.login(user, database, this.pid);
+      this.session = new Session(this.pid, role, database, this.ctx.statementTimeoutMs);
     } catch (err) {
       if (!(err instanceof SqlError)) this.log.error({ err }, 'login failed');
       this.fatal(toSqlError(err));

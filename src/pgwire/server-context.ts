@@ -2,6 +2,7 @@ import type { SecureContext } from 'node:tls';
 import type { Executor } from '../exec/executor.js';
 import type { ScramVerifier } from '../secrets/scram-verifier.js';
 import type { Logger } from '../log.js';
+import type { RoleRef } from '../session/session.js';
 
 /** Limits one client may not exceed (flags in config.ts). */
 export interface ConnectionLimits {
@@ -40,8 +41,8 @@ export interface ServerContext {
   loginFailed(user: string, remote: string | undefined, reason: string): Promise<void>;
   /** A password login that succeeded: logged with its source address. */
   loginSucceeded(user: string, remote: string | undefined): void;
-  /** Check a login and return the user's role id; throws a SqlError (sent as FATAL). */
-  login(user: string, database: string): Promise<string>;
+  /** Check a login (and count it against its role's limit) and return its role; throws a SqlError (sent as FATAL). */
+  login(user: string, database: string, pid: number): Promise<RoleRef>;
   /** A CancelRequest arrived for the session with this pid and key. */
   cancel(pid: number, secretKey: number): void;
   /** The connection has closed. */

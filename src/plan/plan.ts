@@ -1,5 +1,5 @@
 /** What the planner decides a statement does; the executor applies it. */
-import type { AwsConnectionDef, CatalogItem, StoredConnection } from '../catalog/model.js';
+import type { AwsConnectionDef, CatalogItem, ItemKind, RoleRecord, StoredConnection } from '../catalog/model.js';
 import type { ObjectType } from '../sql/ast.js';
 import type { Redacted } from '../secrets/redacted.js';
 
@@ -14,6 +14,30 @@ export interface Notice {
 
 /** A connection as it will be stored: definition plus its rendered SQL. */
 export type PlannedConnection = StoredConnection;
+
+/** Role attributes as planned (every one decided). */
+export interface PlannedRoleAttributes {
+  readonly login: boolean;
+  readonly superuser: boolean;
+  readonly createrole: boolean;
+  readonly inherit: boolean;
+}
+
+/** One ACL entry to set: what `grantee` will hold on the object (letters; '' none), and what changed. */
+export interface AclChange {
+  readonly object: { readonly kind: 'item'; readonly item: CatalogItem } | { readonly kind: 'schema'; readonly schemaId: string; readonly ownerId: string };
+  readonly grantee: string;
+  readonly privileges: string;
+  readonly changed: string;
+}
+
+/** One default privilege to add or remove. */
+export interface DefaultPrivilege {
+  readonly roleId: string;
+  readonly schemaId: string | null;
+  readonly kind: ItemKind;
+  readonly granteeId: string;
+}
 
 export type Plan =
   | { readonly kind: 'create_secret'; readonly name: string; readonly value: Redacted<string> }
@@ -37,6 +61,14 @@ export type Plan =
    * `sql`: the executor passes such a query through the read-only gate first.
    */
   | { readonly kind: 'query'; readonly sql: string; readonly filter?: { readonly offset: number; readonly length: number; readonly pos: number } }
+  /** password: a SCRAM verifier is made from it at apply time (null: none; undefined: unchanged). */
+  | { readonly kind: 'create_role'; readonly name: string; readonly attributes: PlannedRoleAttributes; readonly password: Redacted<string> | null }
+  | { readonly kind: 'alter_role'; readonly role: RoleRecord; readonly attributes: PlannedRoleAttributes; readonly password: Redacted<string> | null | undefined }
+  | { readonly kind: 'drop_roles'; readonly roles: readonly RoleRecord[] }
+  | { readonly kind: 'role_membership'; readonly grant: boolean; readonly pairs: readonly { readonly role: RoleRecord; readonly member: RoleRecord }[] }
+  | { readonly kind: 'privileges'; readonly grant: boolean; readonly changes: readonly AclChange[] }
+  | { readonly kind: 'alter_owner'; readonly item: CatalogItem; readonly owner: RoleRecord }
+  | { readonly kind: 'default_privileges'; readonly grant: boolean; readonly entries: readonly DefaultPrivilege[] }
   /** Nothing to do (IF [NOT] EXISTS hit); the notices say why. */
   | { readonly kind: 'noop' };
 

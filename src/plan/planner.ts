@@ -10,6 +10,7 @@ import {
   referencedSecretIds,
   renderConnectionSql,
   SYSTEM_SCHEMAS,
+  type Authority,
   type AwsConnectionDef,
   type CatalogItem,
   type ItemKind,
@@ -22,12 +23,18 @@ import { Redacted } from '../secrets/redacted.js';
 import { checkEndpoint, checkNotEmpty, checkRegion, checkRoleArn, checkSessionName } from './aws-values.js';
 import type { CatalogView } from './catalog-view.js';
 import type { Notice, Plan, Planned, PlannedConnection } from './plan.js';
+import { planAccessStatement, type PlanningScope } from './access-planner.js';
+import { PUBLIC_SCHEMA, requireOwnership, requirePrivilege, type NamedObject } from './privileges.js';
 
 export interface PlanContext {
   /** The session's search_path, schema names in order. */
   readonly searchPath: readonly string[];
   /** Whether the server has a jump role (--aws-connection-role-arn). */
   readonly principalConfigured: boolean;
+  /** Who is acting: the session's current role. */
+  readonly actor: Authority;
+  /** The session's user (which cannot be dropped while the session lasts). */
+  readonly sessionRoleId: string;
 }
 
 /** The options an AWS connection accepts; anything else parsed is some other type's. */
@@ -56,13 +63,33 @@ export function planStatement(stmt: Statement, view: CatalogView, ctx: PlanConte
   return new Planner(view, ctx).plan(stmt);
 }
 
-class Planner {
-  private readonly notices: Notice[] = [];
+/** An item as privilege messages name it. */
+function namedItem(item: CatalogItem): NamedObject {
+  return { type: item.kind === 'secret' ? 'SECRET' : 'CONNECTION', fullName: fullName(item.name) };
+}
+
+class Planner implements PlanningScope {
+  readonly notices: Notice[] = [];
 
   constructor(
-    private readonly view: CatalogView,
-    private readonly ctx: PlanContext,
+    readonly view: CatalogView,
+    readonly ctx: PlanContext,
   ) {}
+
+  /** The actor must own the item (ALTER, DROP, RENAME, COMMENT, OWNER TO). */
+  requireOwner(item: CatalogItem, pos?: number): void {
+    requireOwnership(this.ctx.actor, item.ownerId, namedItem(item), pos);
+  }
+
+  /** The actor must hold USAGE on the item (a secret a connection uses, a connection to VALIDATE). */
+  requireUsage(item: CatalogItem, pos?: number): void {
+    requirePrivilege(this.ctx.actor, item.privileges, 'U', namedItem(item), pos);
+  }
+
+  /** CREATE in the schema an item is created in. */
+  private requireCreate(schemaId: string, pos?: number): void {
+    requirePrivilege(this.ctx.actor, this.view.schemaPrivileges(schemaId), 'C', PUBLIC_SCHEMA, pos);
+  }
 
   plan(stmt: Statement): Planned {
     const { plan, tag } = this.planBody(stmt);
@@ -85,6 +112,7 @@ class Planner {
         return { plan: this.planAlterConnection(stmt), tag: 'ALTER CONNECTION' };
       case 'validate_connection': {
         const item = this.resolveItem(stmt.name, 'connection');
+        this.requireUsage(item, stmt.name.pos);
         return { plan: { kind: 'validate_connection', id: item.id, definition: item.definition! }, tag: 'VALIDATE CONNECTION' };
       }
       case 'show_objects':
@@ -93,6 +121,14 @@ class Planner {
         return { plan: this.planShowCreateConnection(stmt), tag: 'SHOW' };
       case 'comment':
         return { plan: this.planComment(stmt), tag: 'COMMENT' };
+      case 'create_role':
+      case 'alter_role':
+      case 'drop_roles':
+      case 'role_membership':
+      case 'privileges':
+      case 'alter_owner':
+      case 'alter_default_privileges':
+        return planAccessStatement(this, stmt);
       default:
         return assertNever(stmt);
     }
@@ -102,6 +138,7 @@ class Planner {
 
   private planCreateSecret(stmt: Extract<Statement, { kind: 'create_secret' }>): Plan {
     const name = this.nameForCreate(stmt.name);
+    this.requireCreate(PUBLIC_SCHEMA_ID, stmt.name.pos);
     if (this.alreadyExists(name, 'secret', stmt.ifNotExists)) return { kind: 'noop' };
     return { kind: 'create_secret', name, value: this.secretValue(stmt.value) };
   }
@@ -109,6 +146,7 @@ class Planner {
   private planAlterSecret(stmt: Extract<Statement, { kind: 'alter_secret' }>): Plan {
     const item = this.resolveItemIfExists(stmt.name, 'secret', stmt.ifExists);
     if (!item) return { kind: 'noop' };
+    this.requireOwner(item, stmt.name.pos);
     return { kind: 'alter_secret', id: item.id, value: this.secretValue(stmt.value) };
   }
 
@@ -133,6 +171,7 @@ class Planner {
     const kind = OBJECT_KIND[stmt.objectType];
     const item = this.resolveItemIfExists(stmt.name, kind, stmt.ifExists);
     if (!item) return { kind: 'noop' };
+    this.requireOwner(item, stmt.name.pos);
     const newName = stmt.newName.value;
     const clash = this.view.itemByName(item.schemaId, newName);
     if (clash && clash.id !== item.id) {
@@ -152,6 +191,7 @@ class Planner {
     const targets = new Map<string, CatalogItem>();
     for (const name of stmt.names) {
       const item = this.resolveItemIfExists(name, kind, stmt.ifExists);
+      if (item) this.requireOwner(item, name.pos);
       if (item) targets.set(item.id, item);
     }
     for (const item of [...targets.values()]) {
@@ -162,6 +202,7 @@ class Planner {
             hint: `Drop ${dependent.kind} "${dependent.name}" first, or use DROP ${stmt.objectType} ... CASCADE to drop it too.`,
           });
         }
+        this.requireOwner(dependent);
         this.notices.push({ code: SqlState.successfulCompletion, message: `drop cascades to ${dependent.kind} "${fullName(dependent.name)}"` });
         targets.set(dependent.id, dependent);
       }
@@ -182,6 +223,7 @@ class Planner {
       });
     }
     const name = this.nameForCreate(stmt.name);
+    this.requireCreate(PUBLIC_SCHEMA_ID, stmt.name.pos);
     const validate = this.planWithOptions(stmt.withOptions);
     const options = this.collectOptions(stmt.options);
     // Resolve before the existence check so that bad input is reported even with IF NOT EXISTS.
@@ -202,6 +244,7 @@ class Planner {
     const item = this.resolveItemIfExists(stmt.name, 'connection', stmt.ifExists);
     const validate = this.planWithOptions(stmt.withOptions);
     if (!item) return { kind: 'noop' };
+    this.requireOwner(item, stmt.name.pos);
     const current = this.optionsOfDefinition(item.definition!);
     const nameOf = (a: AlterConnectionAction): ConnectionOptionName => (a.kind === 'set' ? a.option.name : a.name);
     const posOf = (a: AlterConnectionAction): number => (a.kind === 'set' ? a.option.pos : a.pos);
@@ -286,7 +329,9 @@ class Planner {
       if (!secretAllowed) {
         throw new SqlError(SqlState.invalidParameterValue, `invalid ${name}: must provide a string value, not a secret`, { position: value.pos });
       }
-      return { kind: 'secret', item: this.resolveItem(value.name, 'secret'), pos: value.pos };
+      const secret = this.resolveItem(value.name, 'secret');
+      this.requireUsage(secret, value.pos);
+      return { kind: 'secret', item: secret, pos: value.pos };
     }
     if (secretOnly) {
       throw new SqlError(SqlState.invalidParameterValue, `invalid ${name}: must provide a secret value`, {
@@ -405,6 +450,8 @@ class Planner {
    */
   private planShowCreateConnection(stmt: Extract<Statement, { kind: 'show_create_connection' }>): Plan {
     const item = this.resolveItem(stmt.name, 'connection');
+    // The plain form may hold a literal SESSION TOKEN: only for those who may use the connection.
+    if (!stmt.redacted) this.requireUsage(item, stmt.name.pos);
     const createSql = renderConnectionSql(item.name, item.definition!, (id) => this.itemName(id), stmt.redacted ? 'show_redacted' : 'show');
     return { kind: 'query', sql: `SELECT ${quoteLiteral(fullName(item.name))}::text AS name, ${quoteLiteral(createSql)}::text AS create_sql` };
   }
@@ -420,6 +467,7 @@ class Planner {
     const qualifier = stmt.name.parts.slice(0, -1).map((p) => p.value);
     if (qualifier.length > 0) this.resolveSchema(qualifier, stmt.name.pos, 'create');
     const item = this.resolveItem(stmt.name, OBJECT_KIND[stmt.objectType]);
+    this.requireOwner(item, stmt.name.pos);
     return { kind: 'comment', id: item.id, comment: stmt.comment?.value ?? null };
   }
 
@@ -436,7 +484,7 @@ class Planner {
    * The schema id for the qualifier of a name ([] | [schema] | [database, schema]). Only
    * `public` holds user items; system schemas are read-only.
    */
-  private resolveSchema(qualifier: readonly string[], pos: number, mode: 'create' | 'read'): string | undefined {
+  resolveSchema(qualifier: readonly string[], pos: number, mode: 'create' | 'read'): string | undefined {
     if (qualifier.length === 2 && qualifier[0] !== DATABASE_NAME) {
       throw new SqlError(SqlState.invalidCatalogName, `unknown database '${qualifier[0]}'`, { position: pos });
     }
@@ -464,7 +512,7 @@ class Planner {
     return schemaId === undefined ? undefined : this.view.itemByName(schemaId, parts[parts.length - 1]!);
   }
 
-  private resolveItem(name: ObjectName, kind: ItemKind): CatalogItem {
+  resolveItem(name: ObjectName, kind: ItemKind): CatalogItem {
     const item = this.lookup(name);
     if (!item) throw this.unknownItem(name);
     if (item.kind !== kind) {
@@ -473,7 +521,7 @@ class Planner {
     return item;
   }
 
-  private resolveItemIfExists(name: ObjectName, kind: ItemKind, ifExists: boolean): CatalogItem | undefined {
+  resolveItemIfExists(name: ObjectName, kind: ItemKind, ifExists: boolean): CatalogItem | undefined {
     if (ifExists && !this.lookup(name)) {
       this.notices.push({ code: SqlState.undefinedObject, message: `${kind} "${name.parts.map((p) => p.value).join('.')}" does not exist, skipping` });
       return undefined;

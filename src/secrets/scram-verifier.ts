@@ -61,6 +61,12 @@ export function verifierOf(password: Redacted<string>): string {
   return scramSha256Verifier(password.reveal());
 }
 
+/** A password as a role stores it: its verifier; one given already as a verifier is kept, as PostgreSQL does. */
+export function storedVerifierOf(password: Redacted<string>): string {
+  const given = password.reveal();
+  return parseScramVerifier(given) ? given : scramSha256Verifier(given);
+}
+
 /**
  * A verifier no password matches, the same for a user name every time (a per-process key): a
  * login name without a password gets the same exchange as one with, so that neither the answer

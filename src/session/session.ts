@@ -25,12 +25,23 @@ export interface PendingChange {
   readonly plan: string;
   /** The search_path it was planned with: a later SET in the transaction does not change its meaning. */
   readonly searchPath: readonly string[];
+  /** The role it was planned as: a later SET ROLE in the transaction does not change who made it. */
+  readonly roleId: string;
+}
+
+/** A role by id and name, and whether it is a superuser (is_superuser). */
+export interface RoleRef {
+  readonly id: string;
+  readonly name: string;
+  readonly superuser: boolean;
 }
 
 /** The engine state for this client's reads; structurally the store's EngineSettings (catalog/store.ts). */
 export interface EngineSettings {
-  /** The engine role the read runs as: the login name. */
+  /** The engine role the read runs as: the session's current role. */
   readonly role: string;
+  /** The session user, when the engine should show it as session_user under `role` (a member of it). */
+  readonly sessionRole?: string;
   /** Settings applied for the read, in order. */
   readonly values: readonly (readonly [string, string])[];
   /** The whole of it as one string: equal keys, equal state. */
@@ -49,16 +60,53 @@ export class Session {
   readonly statements = new PreparedStatements();
   private readonly values = new Map<string, string>();
   private settingsCache: EngineSettings | undefined;
+  /** SET SESSION AUTHORIZATION's role (the login's unless a superuser login changed it). */
+  private sessionUserRef: RoleRef;
+  /** SET ROLE's role; undefined: the session user. */
+  private roleRef: { readonly role: RoleRef; readonly sessionUserIsMember: boolean } | undefined;
 
   constructor(
     readonly id: number,
-    readonly user: string,
+    /** The role that authenticated: whether SET SESSION AUTHORIZATION is allowed is its attribute. */
+    readonly login: RoleRef,
     readonly database: string,
-    readonly roleId: string,
     /** The server's maximum (--statement-timeout-ms): the default, and the cap of what a session may set. */
     private readonly maxStatementTimeoutMs: number,
-  ) {}
+  ) {
+    this.sessionUserRef = login;
+  }
 
+  /** The session user's name (session_user; the audit trail's user). */
+  get user(): string {
+    return this.sessionUserRef.name;
+  }
+
+  get sessionUser(): RoleRef {
+    return this.sessionUserRef;
+  }
+
+  /** The current role (current_user): who acts, owns what it creates, and is checked for privileges. */
+  get currentRole(): RoleRef {
+    return this.roleRef?.role ?? this.sessionUserRef;
+  }
+
+  /** Its current role's id. */
+  get roleId(): string {
+    return this.currentRole.id;
+  }
+
+  /** SET ROLE (undefined: NONE). `sessionUserIsMember`: the engine may show the session user as session_user. */
+  setRole(role: RoleRef | undefined, sessionUserIsMember = false): void {
+    this.roleRef = role === undefined || role.id === this.sessionUserRef.id ? undefined : { role, sessionUserIsMember };
+    this.settingsCache = undefined;
+  }
+
+  /** SET SESSION AUTHORIZATION (undefined: the login's); resets the current role as PostgreSQL does. */
+  setSessionUser(role: RoleRef | undefined): void {
+    this.sessionUserRef = role ?? this.login;
+    this.roleRef = undefined;
+    this.settingsCache = undefined;
+  }
   /** Whether a transaction (explicit, or a multi-statement string's implicit one) is open. */
   get inTransaction(): boolean {
     return this.transactionStatus !== 'I' || this.implicitBlock;
@@ -79,6 +127,8 @@ export class Session {
   get(name: string): string {
     const key = name.toLowerCase();
     if (key === 'session_authorization') return this.user;
+    if (key === 'role') return this.roleRef?.role.name ?? 'none';
+    if (key === 'is_superuser') return this.currentRole.superuser ? 'on' : 'off';
     if (key === 'statement_timeout') return formatDuration(this.statementTimeoutMs());
     if (key === 'transaction_read_only') return this.readOnly() ? 'on' : 'off';
     return this.values.get(key) ?? settingSpec(key).default;
@@ -125,7 +175,9 @@ export class Session {
     for (const [key, value] of this.values) {
       if (SETTINGS[key]?.engine) values.push([key, value]);
     }
-    this.settingsCache = { role: this.user, values, key: JSON.stringify([this.user, values]) };
+    const role = this.currentRole.name;
+    const sessionRole = this.roleRef?.sessionUserIsMember ? this.user : undefined;
+    this.settingsCache = { role, sessionRole, values, key: JSON.stringify([role, sessionRole, values]) };
     return this.settingsCache;
   }
 }

@@ -80,6 +80,22 @@ export type AlterConnectionAction =
   | { readonly kind: 'set'; readonly option: ConnectionOption }
   | { readonly kind: 'drop'; readonly name: ConnectionOptionName; readonly pos: number };
 
+/** A role attribute as written in CREATE/ALTER ROLE: `LOGIN`, `NOLOGIN`, `PASSWORD 'p'`, `PASSWORD NULL`, ... */
+export type RoleAttribute =
+  | { readonly kind: 'flag'; readonly name: string; readonly value: boolean; readonly pos: number }
+  | { readonly kind: 'password'; readonly value: OptionValue; readonly pos: number };
+
+/** A grantee: a role by name, or PUBLIC. */
+export type Grantee = { readonly kind: 'public'; readonly pos: number } | { readonly kind: 'role'; readonly name: Ident };
+
+/** Privileges as written: a list of names, or ALL [PRIVILEGES]. */
+export type PrivilegeList = { readonly kind: 'all'; readonly pos: number } | { readonly kind: 'list'; readonly names: readonly Ident[] };
+
+/** What GRANT/REVOKE privileges apply to. */
+export type PrivilegeTarget =
+  | { readonly kind: 'objects'; readonly objectType: 'SECRET' | 'CONNECTION' | 'SCHEMA' | 'DATABASE' | 'TABLE' | 'CLUSTER' | 'TYPE'; readonly names: readonly ObjectName[]; readonly pos: number }
+  | { readonly kind: 'all_in_schema'; readonly objectType: 'SECRETS' | 'CONNECTIONS'; readonly schemas: readonly ObjectName[]; readonly pos: number };
+
 export type Statement =
   | {
       readonly kind: 'create_secret';
@@ -130,6 +146,24 @@ export type Statement =
       readonly filter: ShowFilter | undefined;
     }
   | { readonly kind: 'show_create_connection'; readonly redacted: boolean; readonly name: ObjectName }
+  | { readonly kind: 'create_role'; readonly name: Ident; readonly attributes: readonly RoleAttribute[]; readonly user: boolean }
+  | { readonly kind: 'alter_role'; readonly name: Ident; readonly attributes: readonly RoleAttribute[] }
+  | { readonly kind: 'drop_roles'; readonly ifExists: boolean; readonly names: readonly Ident[] }
+  /** GRANT role [, ...] TO member [, ...] / REVOKE role [, ...] FROM member [, ...] */
+  | { readonly kind: 'role_membership'; readonly grant: boolean; readonly roles: readonly Ident[]; readonly members: readonly Ident[] }
+  /** GRANT privileges ON target TO grantees / REVOKE privileges ON target FROM grantees */
+  | { readonly kind: 'privileges'; readonly grant: boolean; readonly privileges: PrivilegeList; readonly target: PrivilegeTarget; readonly grantees: readonly Grantee[] }
+  | { readonly kind: 'alter_owner'; readonly objectType: ObjectType; readonly ifExists: boolean; readonly name: ObjectName; readonly owner: Ident }
+  /** ALTER DEFAULT PRIVILEGES [FOR ROLE r, ... | FOR ALL ROLES] [IN SCHEMA s, ...] {GRANT ... TO | REVOKE ... FROM} */
+  | {
+      readonly kind: 'alter_default_privileges';
+      readonly forRoles: readonly Ident[] | 'all' | undefined;
+      readonly schemas: readonly ObjectName[] | undefined;
+      readonly grant: boolean;
+      readonly privileges: PrivilegeList;
+      readonly objectType: { readonly value: string; readonly pos: number };
+      readonly grantees: readonly Grantee[];
+    }
   | {
       readonly kind: 'comment';
       readonly objectType: ObjectType;

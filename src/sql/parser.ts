@@ -8,7 +8,11 @@ import {
   type AlterConnectionAction,
   type ConnectionOption,
   type ConnectionOptionName,
+  type Grantee,
   type Ident,
+  type PrivilegeList,
+  type PrivilegeTarget,
+  type RoleAttribute,
   type ObjectName,
   type ObjectType,
   type OptionValue,
@@ -29,6 +33,15 @@ const MULTI_WORD_CONNECTION_TYPES: Record<string, readonly string[]> = {
   sql: ['server'],
 };
 /** Options that older Materialize versions accepted and that we reject with a pointer. */
+/** Role attributes CREATE/ALTER ROLE parse (each also as NO...); the planner decides which it takes. */
+const ROLE_FLAGS = ['login', 'superuser', 'createrole', 'inherit', 'createdb', 'createcluster', 'replication', 'bypassrls'];
+
+/** Object types of GRANT ... ON type name (TABLE when none is written). */
+const GRANT_OBJECT_TYPES = ['secret', 'connection', 'schema', 'database', 'table', 'cluster', 'type'] as const;
+
+/** Object types of GRANT ... ON ALL types IN SCHEMA and ALTER DEFAULT PRIVILEGES ... ON types. */
+const GRANT_PLURAL_TYPES = ['secrets', 'connections', 'tables', 'types', 'clusters', 'schemas', 'databases', 'views', 'sources'];
+
 const RETIRED_OPTIONS: Record<string, string> = {
   'role arn': 'ROLE ARN is no longer supported: use ASSUME ROLE ARN',
   token: 'TOKEN is no longer supported: use SESSION TOKEN',
@@ -42,9 +55,12 @@ export function isOwnStatement(tokens: readonly Token[]): boolean {
   const w = (i: number): string => (tokens[i]?.kind === 'word' ? tokens[i]!.value : '');
   switch (w(0)) {
     case 'create':
-    case 'alter':
     case 'drop':
-      return w(1) === 'secret' || w(1) === 'connection';
+      return ['secret', 'connection', 'role', 'user'].includes(w(1));
+    case 'alter':
+      return ['secret', 'connection', 'role', 'user'].includes(w(1)) || (w(1) === 'default' && w(2) === 'privileges');
+    case 'grant':
+    case 'revoke':
     case 'validate':
       return true;
     case 'show':
@@ -70,7 +86,7 @@ class Parser {
     private readonly text: string,
   ) {}
 
-  /** statement: create | alter | drop | validate | show | comment */
+  /** statement: create | alter | drop | grant | revoke | validate | show | comment */
   parseStatement(): Statement {
     const stmt = this.parseStatementBody();
     if (this.peek().kind !== 'eof') throw this.expected('end of statement');
@@ -78,20 +94,27 @@ class Parser {
   }
 
   private parseStatementBody(): Statement {
-    const word = this.expectOneOf(['create', 'alter', 'drop', 'validate', 'show', 'comment']);
+    const word = this.expectOneOf(['create', 'alter', 'drop', 'grant', 'revoke', 'validate', 'show', 'comment']);
     switch (word) {
       case 'create': {
-        const what = this.expectOneOf(['secret', 'connection']);
+        const what = this.expectOneOf(['secret', 'connection', 'role', 'user']);
+        if (what === 'role' || what === 'user') return this.parseCreateRole(what === 'user');
         return what === 'secret' ? this.parseCreateSecret() : this.parseCreateConnection();
       }
       case 'alter': {
-        const what = this.expectOneOf(['secret', 'connection']);
+        const what = this.expectOneOf(['secret', 'connection', 'role', 'user', 'default']);
+        if (what === 'role' || what === 'user') return this.parseAlterRole();
+        if (what === 'default') return this.parseAlterDefaultPrivileges();
         return what === 'secret' ? this.parseAlterSecret() : this.parseAlterConnection();
       }
       case 'drop': {
-        const what = this.expectOneOf(['secret', 'connection']);
+        const what = this.expectOneOf(['secret', 'connection', 'role', 'user']);
+        if (what === 'role' || what === 'user') return this.parseDropRoles();
         return this.parseDrop(what === 'secret' ? 'SECRET' : 'CONNECTION');
       }
+      case 'grant':
+      case 'revoke':
+        return this.parseGrant(word === 'grant');
       case 'validate':
         this.expectWord('connection');
         return { kind: 'validate_connection', name: this.parseObjectName() };
@@ -110,11 +133,12 @@ class Parser {
     return { kind: 'create_secret', ifNotExists, name, value: this.parseSecretValue() };
   }
 
-  /** ALTER SECRET [IF EXISTS] name {AS value | RENAME TO new} */
+  /** ALTER SECRET [IF EXISTS] name {AS value | RENAME TO new | OWNER TO role} */
   private parseAlterSecret(): Statement {
     const ifExists = this.parseIfExists();
     const name = this.parseObjectName();
     if (this.eatWord('rename')) return this.parseRenameTail('SECRET', ifExists, name);
+    if (this.eatWord('owner')) return this.parseOwnerTail('SECRET', ifExists, name);
     if (!this.eatWord('as') && !this.eatOp('=')) throw this.expected('AS or RENAME');
     return { kind: 'alter_secret', ifExists, name, value: this.parseSecretValue() };
   }
@@ -123,6 +147,179 @@ class Parser {
   private parseRenameTail(objectType: ObjectType, ifExists: boolean, name: ObjectName): Statement {
     this.expectWord('to');
     return { kind: 'rename', objectType, ifExists, name, newName: this.parseIdent() };
+  }
+
+  /** OWNER TO role (after OWNER) */
+  private parseOwnerTail(objectType: ObjectType, ifExists: boolean, name: ObjectName): Statement {
+    this.expectWord('to');
+    return { kind: 'alter_owner', objectType, ifExists, name, owner: this.parseIdent() };
+  }
+
+  /** CREATE {ROLE | USER} name [[WITH] attribute ...] (USER: LOGIN unless NOLOGIN is written) */
+  private parseCreateRole(user: boolean): Statement {
+    const name = this.parseIdent();
+    return { kind: 'create_role', name, attributes: this.parseRoleAttributes(false), user };
+  }
+
+  /** ALTER {ROLE | USER} name [WITH] attribute ... */
+  private parseAlterRole(): Statement {
+    const name = this.parseIdent();
+    const t = this.peek();
+    if (t.kind === 'word' && ['set', 'reset', 'rename'].includes(t.value)) {
+      throw new SqlError(SqlState.featureNotSupported, `ALTER ROLE ... ${t.value.toUpperCase()} is not supported`, { position: t.start });
+    }
+    return { kind: 'alter_role', name, attributes: this.parseRoleAttributes(true) };
+  }
+
+  /**
+   * [WITH] attribute ...: {LOGIN | SUPERUSER | CREATEROLE | INHERIT | CREATEDB | CREATECLUSTER |
+   * REPLICATION | BYPASSRLS} or its NO... form, [ENCRYPTED] PASSWORD {'password' | NULL}
+   */
+  private parseRoleAttributes(required: boolean): RoleAttribute[] {
+    this.eatWord('with');
+    const attributes: RoleAttribute[] = [];
+    for (;;) {
+      const t = this.peek();
+      if (t.kind !== 'word') break;
+      if (t.value === 'password' || t.value === 'encrypted') {
+        this.next();
+        if (t.value === 'encrypted') this.expectWord('password');
+        attributes.push({ kind: 'password', value: this.parseValue(), pos: t.start });
+        continue;
+      }
+      const negated = t.value.startsWith('no') && ROLE_FLAGS.includes(t.value.slice(2));
+      if (!negated && !ROLE_FLAGS.includes(t.value)) break;
+      this.next();
+      attributes.push({ kind: 'flag', name: negated ? t.value.slice(2) : t.value, value: !negated, pos: t.start });
+    }
+    if (required && attributes.length === 0) throw this.expected('a role attribute such as LOGIN, SUPERUSER, CREATEROLE, INHERIT or PASSWORD');
+    if (this.peek().kind !== 'eof') throw this.expected('a role attribute such as LOGIN, SUPERUSER, CREATEROLE, INHERIT or PASSWORD');
+    return attributes;
+  }
+
+  /** DROP {ROLE | USER} [IF EXISTS] name [, ...] */
+  private parseDropRoles(): Statement {
+    const ifExists = this.parseIfExists();
+    return { kind: 'drop_roles', ifExists, names: this.parseCommaSeparated(() => this.parseIdent()) };
+  }
+
+  /**
+   * GRANT role [, ...] TO member [, ...]
+   *   | GRANT {privilege [, ...] | ALL [PRIVILEGES]} ON target TO grantee [, ...]
+   * REVOKE likewise, with FROM for TO.
+   */
+  private parseGrant(grant: boolean): Statement {
+    const start = this.peek();
+    if (!grant && this.eatWord('grant')) {
+      throw new SqlError(SqlState.featureNotSupported, 'GRANT OPTION is not supported', { position: start.start });
+    }
+    let privileges: PrivilegeList;
+    if (this.eatWord('all')) {
+      this.eatWord('privileges');
+      privileges = { kind: 'all', pos: start.start };
+    } else {
+      privileges = { kind: 'list', names: this.parseCommaSeparated(() => this.parseIdent()) };
+    }
+    const to = grant ? 'to' : 'from';
+    if (privileges.kind === 'list' && this.eatWord(to)) {
+      const members = this.parseCommaSeparated(() => this.parseIdent());
+      this.parseGrantTail(grant);
+      return { kind: 'role_membership', grant, roles: privileges.names, members };
+    }
+    this.expectWord('on');
+    const target = this.parsePrivilegeTarget();
+    this.expectWord(to);
+    const grantees = this.parseGrantees();
+    this.parseGrantTail(grant);
+    return { kind: 'privileges', grant, privileges, target, grantees };
+  }
+
+  /** [WITH GRANT OPTION | WITH ADMIN OPTION] (refused) [CASCADE | RESTRICT] (REVOKE) */
+  private parseGrantTail(grant: boolean): void {
+    const t = this.peek();
+    if (grant && this.eatWord('with')) {
+      throw new SqlError(SqlState.featureNotSupported, 'WITH GRANT OPTION and WITH ADMIN OPTION are not supported', { position: t.start });
+    }
+    if (!grant && !this.eatWord('restrict') && this.peek().kind === 'word' && this.peek().value === 'cascade') {
+      throw new SqlError(SqlState.featureNotSupported, 'REVOKE ... CASCADE is not supported', { position: this.peek().start });
+    }
+  }
+
+  /**
+   * target: ALL {CONNECTIONS | SECRETS | ...} IN SCHEMA schema [, ...]
+   *   | [SECRET | CONNECTION | SCHEMA | DATABASE | TABLE | CLUSTER | TYPE] name [, ...]
+   */
+  private parsePrivilegeTarget(): PrivilegeTarget {
+    const pos = this.peek().start;
+    if (this.eatWord('all')) {
+      const plural = this.expectOneOf(GRANT_PLURAL_TYPES);
+      if (plural !== 'connections' && plural !== 'secrets') {
+        throw new SqlError(SqlState.featureNotSupported, `GRANT ... ON ALL ${plural.toUpperCase()} is not supported`, {
+          position: pos,
+          hint: 'iamlink holds CONNECTIONS and SECRETS.',
+        });
+      }
+      this.expectWord('in');
+      this.expectWord('schema');
+      const schemas = this.parseCommaSeparated(() => this.parseObjectName());
+      return { kind: 'all_in_schema', objectType: plural === 'connections' ? 'CONNECTIONS' : 'SECRETS', schemas, pos };
+    }
+    const t = this.peek();
+    const typed = t.kind === 'word' && (GRANT_OBJECT_TYPES as readonly string[]).includes(t.value) && this.isNameStart(this.tokens[this.i + 1]);
+    const objectType = typed ? (this.next().value.toUpperCase() as Extract<PrivilegeTarget, { kind: 'objects' }>['objectType']) : 'TABLE';
+    return { kind: 'objects', objectType, names: this.parseCommaSeparated(() => this.parseObjectName()), pos };
+  }
+
+  /** grantee [, ...]: PUBLIC | [GROUP] role */
+  private parseGrantees(): Grantee[] {
+    return this.parseCommaSeparated((): Grantee => {
+      const t = this.peek();
+      if (t.kind === 'word' && t.value === 'public') {
+        this.next();
+        return { kind: 'public', pos: t.start };
+      }
+      this.eatWord('group');
+      return { kind: 'role', name: this.parseIdent() };
+    });
+  }
+
+  /**
+   * ALTER DEFAULT PRIVILEGES [FOR {ROLE | USER} role [, ...] | FOR ALL ROLES] [IN SCHEMA schema [, ...]]
+   *   {GRANT privileges ON types TO grantee [, ...] | REVOKE privileges ON types FROM grantee [, ...]}
+   */
+  private parseAlterDefaultPrivileges(): Statement {
+    this.expectWord('privileges');
+    let forRoles: readonly Ident[] | 'all' | undefined;
+    if (this.eatWord('for')) {
+      if (this.eatWord('all')) {
+        this.expectWord('roles');
+        forRoles = 'all';
+      } else {
+        this.expectOneOf(['role', 'user']);
+        forRoles = this.parseCommaSeparated(() => this.parseIdent());
+      }
+    }
+    let schemas: ObjectName[] | undefined;
+    if (this.eatWord('in')) {
+      this.expectWord('schema');
+      schemas = this.parseCommaSeparated(() => this.parseObjectName());
+    }
+    const grant = this.expectOneOf(['grant', 'revoke']) === 'grant';
+    const start = this.peek();
+    let privileges: PrivilegeList;
+    if (this.eatWord('all')) {
+      this.eatWord('privileges');
+      privileges = { kind: 'all', pos: start.start };
+    } else {
+      privileges = { kind: 'list', names: this.parseCommaSeparated(() => this.parseIdent()) };
+    }
+    this.expectWord('on');
+    const typeToken = this.peek();
+    const objectType = { value: this.expectOneOf(GRANT_PLURAL_TYPES), pos: typeToken.start };
+    this.expectWord(grant ? 'to' : 'from');
+    const grantees = this.parseGrantees();
+    this.parseGrantTail(grant);
+    return { kind: 'alter_default_privileges', forRoles, schemas, grant, privileges, objectType, grantees };
   }
 
   /** DROP {SECRET|CONNECTION} [IF EXISTS] name [, ...] [CASCADE | RESTRICT] */
@@ -159,11 +356,12 @@ class Parser {
     return { kind: 'create_connection', ifNotExists, name, connectionType, options, withOptions };
   }
 
-  /** ALTER CONNECTION [IF EXISTS] name {action [, ...] [WITH (...)] | RENAME TO new} */
+  /** ALTER CONNECTION [IF EXISTS] name {action [, ...] [WITH (...)] | RENAME TO new | OWNER TO role} */
   private parseAlterConnection(): Statement {
     const ifExists = this.parseIfExists();
     const name = this.parseObjectName();
     if (this.eatWord('rename')) return this.parseRenameTail('CONNECTION', ifExists, name);
+    if (this.eatWord('owner')) return this.parseOwnerTail('CONNECTION', ifExists, name);
     const actions: AlterConnectionAction[] = [];
     do {
       actions.push(...this.parseAlterAction());

@@ -3,7 +3,7 @@
  * what logs and error texts use; the plain form round-trips through the parser.
  */
 import { assertNever } from '../errors.js';
-import type { ConnectionOption, Ident, ObjectName, OptionValue, ShowFilter, Statement, WithOption } from './ast.js';
+import type { ConnectionOption, Grantee, Ident, ObjectName, OptionValue, PrivilegeList, RoleAttribute, ShowFilter, Statement, WithOption } from './ast.js';
 import { tokenize } from './lexer.js';
 
 export interface PrintOptions {
@@ -96,6 +96,24 @@ function printWith(withOptions: readonly WithOption[], opts: PrintOptions): stri
   return withOptions.length ? ` WITH (${withOptions.map((o) => printOption(o, opts)).join(', ')})` : '';
 }
 
+/** Role attributes; a password is never printed unless asked to (revealSecretValues). */
+function printRoleAttributes(attributes: readonly RoleAttribute[], opts: PrintOptions): string {
+  const printed = attributes.map((a) => {
+    if (a.kind === 'flag') return `${a.value ? '' : 'NO'}${a.name.toUpperCase()}`;
+    if (a.value.kind === 'word' && a.value.value === 'null') return 'PASSWORD NULL';
+    return `PASSWORD ${opts.revealSecretValues ? printValue(a.value) : REDACTED}`;
+  });
+  return printed.length ? ` WITH ${printed.join(' ')}` : '';
+}
+
+function printPrivileges(privileges: PrivilegeList): string {
+  return privileges.kind === 'all' ? 'ALL PRIVILEGES' : privileges.names.map((n) => n.value.toUpperCase()).join(', ');
+}
+
+function printGrantees(grantees: readonly Grantee[]): string {
+  return grantees.map((g) => (g.kind === 'public' ? 'PUBLIC' : quoteIdent(g.name.value))).join(', ');
+}
+
 export function printStatement(stmt: Statement, opts: PrintOptions = {}): string {
   switch (stmt.kind) {
     case 'create_secret':
@@ -121,6 +139,31 @@ export function printStatement(stmt: Statement, opts: PrintOptions = {}): string
       return `SHOW ${stmt.objectType}${stmt.schema ? ` FROM ${printObjectName(stmt.schema)}` : ''}${printShowFilter(stmt.filter, opts)}`;
     case 'show_create_connection':
       return `SHOW ${stmt.redacted ? 'REDACTED ' : ''}CREATE CONNECTION ${printObjectName(stmt.name)}`;
+    case 'create_role':
+      return `CREATE ${stmt.user ? 'USER' : 'ROLE'} ${quoteIdent(stmt.name.value)}${printRoleAttributes(stmt.attributes, opts)}`;
+    case 'alter_role':
+      return `ALTER ROLE ${quoteIdent(stmt.name.value)}${printRoleAttributes(stmt.attributes, opts)}`;
+    case 'drop_roles':
+      return `DROP ROLE ${stmt.ifExists ? 'IF EXISTS ' : ''}${stmt.names.map((n) => quoteIdent(n.value)).join(', ')}`;
+    case 'role_membership':
+      return `${stmt.grant ? 'GRANT' : 'REVOKE'} ${stmt.roles.map((n) => quoteIdent(n.value)).join(', ')} ${stmt.grant ? 'TO' : 'FROM'} ${stmt.members.map((n) => quoteIdent(n.value)).join(', ')}`;
+    case 'privileges': {
+      const target =
+        stmt.target.kind === 'all_in_schema'
+          ? `ALL ${stmt.target.objectType} IN SCHEMA ${stmt.target.schemas.map(printObjectName).join(', ')}`
+          : `${stmt.target.objectType} ${stmt.target.names.map(printObjectName).join(', ')}`;
+      return `${stmt.grant ? 'GRANT' : 'REVOKE'} ${printPrivileges(stmt.privileges)} ON ${target} ${stmt.grant ? 'TO' : 'FROM'} ${printGrantees(stmt.grantees)}`;
+    }
+    case 'alter_owner':
+      return `ALTER ${stmt.objectType} ${stmt.ifExists ? 'IF EXISTS ' : ''}${printObjectName(stmt.name)} OWNER TO ${quoteIdent(stmt.owner.value)}`;
+    case 'alter_default_privileges': {
+      const forRoles = stmt.forRoles === undefined ? '' : stmt.forRoles === 'all' ? ' FOR ALL ROLES' : ` FOR ROLE ${stmt.forRoles.map((n) => quoteIdent(n.value)).join(', ')}`;
+      const schemas = stmt.schemas === undefined ? '' : ` IN SCHEMA ${stmt.schemas.map(printObjectName).join(', ')}`;
+      return (
+        `ALTER DEFAULT PRIVILEGES${forRoles}${schemas} ${stmt.grant ? 'GRANT' : 'REVOKE'} ${printPrivileges(stmt.privileges)} ` +
+        `ON ${stmt.objectType.value.toUpperCase()} ${stmt.grant ? 'TO' : 'FROM'} ${printGrantees(stmt.grantees)}`
+      );
+    }
     case 'comment': {
       const comment = stmt.comment === null ? 'NULL' : opts.redacted ? REDACTED : quoteLiteral(stmt.comment.value);
       return `COMMENT ON ${stmt.objectType} ${printObjectName(stmt.name)} IS ${comment}`;

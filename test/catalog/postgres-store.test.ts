@@ -40,17 +40,19 @@ describe('the shared PostgreSQL store', () => {
           AND r.rolname = 'iamlink_client_' || left(encode(sha256(convert_to(current_database(), 'UTF8')), 'hex'), 12)`,
     );
     expect(rows).toEqual([{ rolname: expect.any(String), rolcanlogin: true, rolsuper: false, rolcreaterole: false, rolcreatedb: false, verifier: true, reader: true, internal: false }]);
-    const c = await server.client({ user: 'store_probe_user' });
+    const c = await server.clientAs('store_probe_user', []);
     expect((await c.query('SELECT current_user AS u, session_user AS s')).rows).toEqual([{ u: 'store_probe_user', s: rows[0].rolname }]);
     const role = await admin.query("SELECT rolcanlogin, pg_has_role($1, 'store_probe_user', 'MEMBER') AS granted FROM pg_roles WHERE rolname = 'store_probe_user'", [rows[0].rolname]);
     expect(role.rows).toEqual([{ rolcanlogin: false, granted: true }]);
   });
 
-  it('refuses a login name that belongs to a role with more rights on the database server', async () => {
+  it('refuses to create a role whose name belongs to a role with more rights on the database server', async () => {
     await admin.query('CREATE ROLE store_probe_admin LOGIN CREATEDB');
     try {
-      const err = await errorOf(server.client({ user: 'store_probe_admin' }));
-      expect(err.code).toBe('28000');
+      const owner = await server.client();
+      const err = await errorOf(owner.query('CREATE ROLE store_probe_admin LOGIN'));
+      expect(err).toMatchObject({ code: '42939', message: 'role name "store_probe_admin" is reserved' });
+      expect((await owner.query("SELECT count(*)::int AS n FROM mz_roles WHERE name = 'store_probe_admin'")).rows[0].n).toBe(0);
       const membership = await admin.query("SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = 'store_probe_admin'");
       expect(membership.rows[0].n).toBe(0);
     } finally {
@@ -123,7 +125,7 @@ describe('the shared store against a hostile or unusual catalog server (found by
     await admin.query(`ALTER DATABASE ${new URL(catalog.url).pathname.slice(1)} SET standard_conforming_strings = off`);
     const server = await startTestServer(['--catalog-url', catalog.url, '--secrets-key-file', catalog.keyFile]);
     try {
-      const c = await server.client({ user: 'mallory' });
+      const c = await server.clientAs('mallory');
       await c.query("SET application_name = 'x\\'; COMMIT; ALTER ROLE mallory SUPERUSER; --'").catch(() => undefined);
       expect((await c.query("SELECT current_setting('application_name') AS a")).rows).toHaveLength(1);
       const { rows } = await admin.query("SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'");
@@ -176,7 +178,7 @@ describe('the shared store against a hostile or unusual catalog server (found by
   it('a read inside a transaction that changes the catalog runs as the client, not as the catalog role', async () => {
     const server = await startTestServer([], undefined, { store: 'postgres' });
     try {
-      const c = await server.client({ user: 'pending_reader' });
+      const c = await server.clientAs('pending_reader');
       await c.query('BEGIN');
       await c.query("CREATE SECRET staged AS 'v'");
       const { rows } = await c.query('SELECT current_user AS u, session_user AS s, (SELECT count(*)::int FROM mz_secrets WHERE name = $1) AS n', ['staged']);

@@ -12,8 +12,8 @@ describe.each(STORES)('the audit trail, mz_catalog.mz_audit_events (%s store)', 
   };
 
   it('has one row per change, in order, in Materialize\'s shapes, naming who made it', async () => {
+    const c = await server().clientAs('auditor_alice');
     const before = (await events()).length;
-    const c = await server().client({ user: 'auditor_alice' });
     await c.query(`CREATE SECRET audit_s AS '${CANARY}'`);
     await c.query("CREATE CONNECTION audit_c TO AWS (ACCESS KEY ID = 'AKIAIOSFODNN7EXAMPLE', SECRET ACCESS KEY = SECRET audit_s)");
     await c.query("ALTER CONNECTION audit_c SET (REGION = 'eu-west-1')");
@@ -55,7 +55,7 @@ describe.each(STORES)('the audit trail, mz_catalog.mz_audit_events (%s store)', 
   });
 
   it('records a validation that failed, with its SQLSTATE and reason, and never a secret', async () => {
-    const c = await server().client({ user: 'auditor_bob' });
+    const c = await server().clientAs('auditor_bob');
     await c.query(`CREATE SECRET audit_v AS '${CANARY}'`);
     await c.query("CREATE CONNECTION audit_vc TO AWS (ACCESS KEY ID = 'AKIAIOSFODNN7EXAMPLE', SECRET ACCESS KEY = SECRET audit_v, ENDPOINT = 'http://127.0.0.1:9', REGION = 'us-east-1')");
     const err = await errorOf(c.query('VALIDATE CONNECTION audit_vc'));

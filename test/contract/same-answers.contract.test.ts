@@ -19,6 +19,12 @@ const SCRIPT = [
   `CREATE CONNECTION same_role TO AWS (ASSUME ROLE ARN = '${ROLE_ARN}')`,
   "ALTER CONNECTION same_role SET (REGION = 'eu-west-1')",
   "COMMENT ON SECRET same_key IS 'the key'",
+  // Roles and privileges: u2 (a group with CREATEROLE), u3 (a login in it).
+  'CREATE ROLE same_group CREATEROLE',
+  'CREATE ROLE same_login LOGIN',
+  'GRANT same_group TO same_login',
+  'GRANT USAGE ON CONNECTION same_role TO same_group',
+  'ALTER DEFAULT PRIVILEGES FOR ROLE same_group GRANT USAGE ON SECRETS TO PUBLIC',
 ];
 
 async function runScript(server: TestServer): Promise<pg.Client> {
@@ -43,7 +49,7 @@ describe.each(STORES)('the same answers (%s store)', (store) => {
     expect((await c.query("SELECT * FROM mz_objects WHERE id LIKE 'u%' ORDER BY id")).rows).toEqual([
       { id: 'u1', oid: 20000, schema_id: 'u3', name: 'same_key', type: 'secret', owner_id: 'u1', cluster_id: null, privileges: ['u1=U/u1'] },
       { id: 'u2', oid: 20001, schema_id: 'u3', name: 'same_keys', type: 'connection', owner_id: 'u1', cluster_id: null, privileges: ['u1=U/u1'] },
-      { id: 'u3', oid: 20002, schema_id: 'u3', name: 'same_role', type: 'connection', owner_id: 'u1', cluster_id: null, privileges: ['u1=U/u1'] },
+      { id: 'u3', oid: 20002, schema_id: 'u3', name: 'same_role', type: 'connection', owner_id: 'u1', cluster_id: null, privileges: ['u1=U/u1', 'u2=U/u1'] },
     ]);
     expect((await c.query('SELECT id, name, type, create_sql FROM mz_connections ORDER BY id')).rows).toEqual([
       {
@@ -154,6 +160,7 @@ const SYSTEM_RELATIONS = [
   'mz_catalog.mz_connections', 'mz_catalog.mz_secrets', 'mz_catalog.mz_roles', 'mz_catalog.mz_schemas', 'mz_catalog.mz_databases',
   'mz_catalog.mz_objects', 'mz_catalog.mz_columns', 'mz_internal.mz_aws_connections', 'mz_internal.mz_object_dependencies',
   'mz_internal.mz_comments', 'mz_internal.mz_show_connections', 'mz_internal.mz_show_secrets', 'mz_catalog.mz_audit_events',
+  'mz_catalog.mz_role_members', 'mz_catalog.mz_default_privileges', 'mz_catalog.mz_system_privileges',
 ];
 
 /**

@@ -62,8 +62,8 @@ describe('answers of repeated reads on the embedded store', () => {
   });
 
   it('answers depend on who asks and with which settings', async () => {
-    const alice = await server().client({ user: 'alice' });
-    const bob = await server().client({ user: 'bob' });
+    const alice = await server().clientAs('alice');
+    const bob = await server().clientAs('bob');
     expect((await alice.query('SELECT current_user AS u')).rows).toEqual([{ u: 'alice' }]);
     expect((await bob.query('SELECT current_user AS u')).rows).toEqual([{ u: 'bob' }]);
     await alice.query("SET TimeZone = 'UTC'");

@@ -71,7 +71,7 @@ describe('COPY ... TO STDOUT', () => {
       '-c',
       'COPY /* ü */ "mz_catalog".mz_databases (id) TO STDOUT',
     ]);
-    expect(stdout).toBe('materialize\ts1\nu1,16384,materialize,s1,{=U/s1}\nu1\n');
+    expect(stdout).toBe('materialize\ts1\nu1,16384,materialize,s1,"{=U/s1,s1=UC/s1}"\nu1\n');
   });
 
   it('sees the uncommitted catalog changes of its own transaction', async () => {

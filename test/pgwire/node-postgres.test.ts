@@ -140,7 +140,7 @@ describe('node-postgres against iamlink', () => {
   });
 
   it('logs one structured line per statement with session, user, redacted SQL, outcome and duration', async () => {
-    const c = await server().client({ user: 'logger' });
+    const c = await server().clientAs('logger');
     await c.query("CREATE SECRET logged AS 'do-not-log-me'");
     await errorOf(c.query("CREATE SECRET logged AS 'do-not-log-me-either'"));
     const lines = (await server().logText())
@@ -192,7 +192,7 @@ describe('sessions sharing one engine', () => {
   });
 
   it('current_user and session_user report the logged-in user', async () => {
-    const alice = await server().client({ user: 'alice' });
+    const alice = await server().clientAs('alice');
     const mz = await server().client();
     expect((await alice.query('SELECT current_user AS c, session_user AS s')).rows).toEqual([{ c: 'alice', s: 'alice' }]);
     expect((await mz.query('SELECT current_user AS c, session_user AS s')).rows).toEqual([{ c: 'materialize', s: 'materialize' }]);

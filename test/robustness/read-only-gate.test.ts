@@ -83,9 +83,9 @@ describe('SQL-text functions cannot escape the read-only gate', () => {
 
     const owner = await server.client();
     for (const n of [1, 2, 3]) await owner.query(`CREATE SECRET before_attack_${n} AS 'x'`);
+    const mallory = await server.clientAs('mallory', []);
     const before = await catalogSnapshot(owner);
     const filesBefore = await filesUnder(server.dataDir);
-    const mallory = await server.client({ user: 'mallory' });
     const outcomes = new Map<string, number>();
     for (const [i, sql] of attacks.entries()) {
       const code = await mallory.query(sql).then(
@@ -97,14 +97,14 @@ describe('SQL-text functions cannot escape the read-only gate', () => {
       const { rows } = await mallory.query("SELECT current_user::text AS u, session_user::text AS s, current_setting('is_superuser') AS su");
       expect(rows[0], sql).toEqual({ u: 'mallory', s: 'mallory', su: 'off' });
       if (i % 500 === 0) {
-        const fresh = await server.client({ user: 'mallory' });
+        const fresh = await server.clientAs('mallory', []);
         expect((await fresh.query("SELECT current_user::text AS u, current_setting('is_superuser') AS su")).rows[0]).toEqual({ u: 'mallory', su: 'off' });
         await fresh.end();
       }
     }
     // The dangerous ones never reach the engine: the gate refuses them (42501).
     expect(outcomes.get('42501')).toBeGreaterThan(0);
-    const after = await server.client({ user: 'mallory' });
+    const after = await server.clientAs('mallory', []);
     expect((await after.query("SELECT current_user::text AS u, current_setting('is_superuser') AS su, current_setting('default_transaction_read_only') AS ro")).rows[0]).toEqual({
       u: 'mallory',
       su: 'off',
@@ -222,7 +222,7 @@ describe('the state check alone catches a read that changed the session', () => 
   afterAll(async () => server?.stop());
 
   it('fails the read with 42501, resets the engine session, and later sessions are as iamlink set them', async () => {
-    const c = await server.client({ user: 'mallory' });
+    const c = await server.clientAs('mallory', []);
     for (const [setting, value] of [
       ['session_authorization', 'postgres'],
       ['default_transaction_read_only', 'off'],

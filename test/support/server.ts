@@ -18,6 +18,11 @@ export interface TestServer extends RunningServer {
   /** Everything logged so far. */
   logText(): Promise<string>;
   client(options?: Partial<pg.ClientConfig>): Promise<pg.Client>;
+  /**
+   * A session of login role `user`, made first (as the first superuser) if it does not exist, and
+   * granted `grants` (by default CREATE in the public schema, so that it may create items).
+   */
+  clientAs(user: string, grants?: readonly string[]): Promise<pg.Client>;
   stop(): Promise<void>;
 }
 
@@ -83,6 +88,22 @@ export async function startTestServer(extraFlags: string[] = [], dataDir?: strin
       clients.push(c);
       return c;
     },
+    clientAs: async (user, grants = ['CREATE ON SCHEMA public']) => {
+      const admin = new pg.Client({ host: server.host, port: server.port, user: 'materialize', database: 'materialize' });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query('SELECT 1 FROM mz_catalog.mz_roles WHERE name = $1', [user]);
+        if (rows.length === 0) await admin.query(`CREATE ROLE "${user}" LOGIN`);
+        for (const grant of grants) await admin.query(`GRANT ${grant} TO "${user}"`);
+      } finally {
+        await admin.end();
+      }
+      const c = new pg.Client({ host: server.host, port: server.port, user, database: 'materialize' });
+      c.on('error', () => undefined);
+      await c.connect();
+      clients.push(c);
+      return c;
+    },
     stop: async () => {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       await server.close();
@@ -111,6 +132,11 @@ export async function catalogSnapshot(c: pg.Client): Promise<unknown> {
     secrets: await q('SELECT * FROM mz_catalog.mz_secrets ORDER BY id'),
     aws: await q('SELECT * FROM mz_internal.mz_aws_connections ORDER BY id'),
     dependencies: await q('SELECT * FROM mz_internal.mz_object_dependencies ORDER BY 1, 2'),
+    roles: await q('SELECT * FROM mz_catalog.mz_roles ORDER BY id'),
+    members: await q('SELECT * FROM mz_catalog.mz_role_members ORDER BY 1, 2'),
+    schemas: await q('SELECT * FROM mz_catalog.mz_schemas ORDER BY id'),
+    defaults: await q('SELECT * FROM mz_catalog.mz_default_privileges ORDER BY 1, 2, 3, 4, 5'),
+    system: await q('SELECT * FROM mz_catalog.mz_system_privileges ORDER BY 1'),
   };
 }
 
