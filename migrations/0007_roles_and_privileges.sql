@@ -72,12 +72,15 @@ CREATE TABLE iamlink_internal.default_privileges (
 );
 CREATE UNIQUE INDEX default_privileges_key ON iamlink_internal.default_privileges (role_id, COALESCE(schema_id, ''), object_type, grantee_id);
 
--- 5. Who is asking: the roles whose privileges the engine's current_user holds (itself, the
--- roles it inherits from, PUBLIC), and whether it is a superuser. Client reads run as the
--- client's current role (SET ROLE), so the system views below can tell what it may use.
+-- 5. Who is asking. iamlink sets iamlink.role_id, the id of the client's current role, for every
+-- client read (the client cannot: unknown settings and set_config are refused, and the engine
+-- session is checked after every read). By id, not by the engine role's name: a role dropped and
+-- made again under the same name is another role. The roles whose privileges it holds: itself,
+-- those it inherits from, PUBLIC.
 CREATE VIEW iamlink_internal.current_roles (id) AS
   WITH RECURSIVE held (id, inherit) AS (
-    SELECT r.id, r.inherit FROM iamlink_internal.roles r WHERE r.name = current_user AND r.id NOT IN ('p', 's1')
+    SELECT r.id, r.inherit FROM iamlink_internal.roles r
+     WHERE r.id = pg_catalog.current_setting('iamlink.role_id', true) AND r.id NOT IN ('p', 's1')
     UNION
     SELECT g.id, g.inherit
       FROM held h
@@ -86,18 +89,23 @@ CREATE VIEW iamlink_internal.current_roles (id) AS
   )
   SELECT id FROM held UNION SELECT 'p';
 
--- An item the current role may use: any, for a superuser; else one whose ACL grants USAGE to it, a
--- role it inherits from, or PUBLIC. As in Materialize, owning an item gives no privilege on it:
--- the owner's USAGE is the ACL entry it gets at creation (and may revoke). One rule for every view.
+-- Whether the reader sees every item: a superuser's read, or a session that may read the catalog's
+-- tables themselves (the engine's superuser, the catalog's owner), which hides nothing by reading a view.
+CREATE VIEW iamlink_internal.sees_everything (yes) AS
+  SELECT EXISTS (SELECT 1 FROM iamlink_internal.roles s
+                  WHERE s.id = pg_catalog.current_setting('iamlink.role_id', true) AND s.superuser AND s.id NOT IN ('p', 's1'))
+         OR pg_catalog.has_table_privilege('iamlink_internal.items'::regclass, 'SELECT');
+
+-- An item the current role may use: any, for one that sees everything; else one whose ACL grants
+-- USAGE to it, a role it inherits from, or PUBLIC. As in Materialize, owning an item gives no
+-- privilege on it: the owner's USAGE is the ACL entry it gets at creation (and may revoke). One
+-- rule for every view.
 CREATE VIEW iamlink_internal.visible_items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql, privileges, usable) AS
   SELECT i.id, i.oid, i.kind, i.schema_id, i.name, i.owner_id, i.definition, i.create_sql, i.redacted_create_sql,
          ARRAY(SELECT CASE p.grantee_id WHEN 'p' THEN '' ELSE p.grantee_id END || '=' || p.privileges || '/' || i.owner_id
                  FROM iamlink_internal.item_privileges p WHERE p.item_id = i.id
                 ORDER BY p.grantee_id <> i.owner_id, p.grantee_id = 'p', p.grantee_id),
-         EXISTS (SELECT 1 FROM iamlink_internal.roles s WHERE s.name = current_user AND s.superuser AND s.id NOT IN ('p', 's1'))
-           -- Whoever may read the catalog's tables themselves (the engine's superuser, the catalog's
-           -- owner) hides nothing by reading a view.
-           OR pg_catalog.has_table_privilege('iamlink_internal.items'::regclass, 'SELECT')
+         (SELECT yes FROM iamlink_internal.sees_everything)
            OR EXISTS (SELECT 1 FROM iamlink_internal.item_privileges p
                        WHERE p.item_id = i.id AND p.grantee_id IN (SELECT id FROM iamlink_internal.current_roles))
     FROM iamlink_internal.items i;
@@ -145,21 +153,24 @@ CREATE VIEW mz_catalog.mz_default_privileges (role_id, database_id, schema_id, o
   SELECT role_id, CASE WHEN schema_id IS NOT NULL THEN 'u1' END, schema_id, upper(object_type), grantee_id, privileges
     FROM iamlink_internal.default_privileges;
 
--- mz_aws_connections: the rows of connections the current role may use (docs/privileges.md).
+-- mz_aws_connections: the rows of connections the current role may use (docs/privileges.md). Every
+-- column is also guarded by `usable` itself, not only the row by the WHERE: the engine may apply a
+-- client's own condition (say a cast that fails and quotes the value) to a row before this view's
+-- filter, and it must then see NULL.
 CREATE OR REPLACE VIEW mz_internal.mz_aws_connections
   (id, endpoint, region, access_key_id, access_key_id_secret_id, secret_access_key_secret_id,
    session_token, session_token_secret_id, assume_role_arn, assume_role_session_name,
    principal, external_id, example_trust_policy) AS
   SELECT i.id,
-         i.definition->>'endpoint',
-         i.definition->>'region',
-         i.definition->'access_key_id'->>'literal',
-         i.definition->'access_key_id'->>'secret',
-         i.definition->>'secret_access_key',
-         i.definition->'session_token'->>'literal',
-         i.definition->'session_token'->>'secret',
-         i.definition->>'assume_role_arn',
-         i.definition->>'assume_role_session_name',
+         CASE WHEN i.usable THEN i.definition->>'endpoint' END,
+         CASE WHEN i.usable THEN i.definition->>'region' END,
+         CASE WHEN i.usable THEN i.definition->'access_key_id'->>'literal' END,
+         CASE WHEN i.usable THEN i.definition->'access_key_id'->>'secret' END,
+         CASE WHEN i.usable THEN i.definition->>'secret_access_key' END,
+         CASE WHEN i.usable THEN i.definition->'session_token'->>'literal' END,
+         CASE WHEN i.usable THEN i.definition->'session_token'->>'secret' END,
+         CASE WHEN i.usable THEN i.definition->>'assume_role_arn' END,
+         CASE WHEN i.usable THEN i.definition->>'assume_role_session_name' END,
          x.principal,
          x.external_id,
          CASE WHEN x.principal IS NOT NULL THEN
@@ -174,11 +185,23 @@ CREATE OR REPLACE VIEW mz_internal.mz_aws_connections
          END
     FROM iamlink_internal.visible_items i
     CROSS JOIN LATERAL (
-      SELECT CASE WHEN i.definition ? 'assume_role_arn' THEN
+      SELECT CASE WHEN i.usable AND i.definition ? 'assume_role_arn' THEN
                (SELECT value FROM iamlink_internal.config WHERE key = 'aws_connection_role_arn') END AS principal,
-             CASE WHEN i.definition ? 'assume_role_arn' THEN
+             CASE WHEN i.usable AND i.definition ? 'assume_role_arn' THEN
                'mz_' || (SELECT value FROM iamlink_internal.config WHERE key = 'aws_external_id_prefix') || '_' || i.id END AS external_id
     ) x
    WHERE i.kind = 'connection' AND i.usable;
+
+-- The audit trail: a validation's failure (its message and DETAIL name the customer role and the
+-- external id) only for those who may use the connection; its outcome and SQLSTATE for everyone.
+CREATE OR REPLACE VIEW mz_catalog.mz_audit_events (id, event_type, object_type, details, "user", occurred_at) AS
+  SELECT a.id::numeric, a.event_type, a.object_type,
+         CASE WHEN a.event_type = 'validate'
+                   AND NOT ((SELECT yes FROM iamlink_internal.sees_everything)
+                            OR EXISTS (SELECT 1 FROM iamlink_internal.visible_items v WHERE v.id = a.details->>'id' AND v.usable))
+              THEN a.details - 'error' - 'detail'
+              ELSE a.details END,
+         a."user", a.occurred_at
+    FROM iamlink_internal.audit_events a;
 
 GRANT SELECT ON mz_catalog.mz_role_members, mz_catalog.mz_default_privileges, mz_catalog.mz_system_privileges TO iamlink_reader;

@@ -183,29 +183,18 @@ export class Catalog {
     return tx.query<AclEntry>('SELECT grantee_id AS grantee, privileges FROM iamlink_internal.schema_privileges WHERE schema_id = $1 ORDER BY grantee_id', [schemaId]);
   }
 
-  /** Set what `grantee` holds on an item (empty: nothing). */
-  async setItemPrivileges(tx: Queryable, itemId: string, granteeId: string, privileges: string): Promise<void> {
+  /** Set what `grantee` holds on an item or a schema (empty: nothing). */
+  async setPrivileges(tx: Queryable, on: { readonly kind: 'item' | 'schema'; readonly id: string }, granteeId: string, privileges: string): Promise<void> {
+    // Table and column names come from this fixed pair, never from input.
+    const [table, column] = on.kind === 'item' ? ['item_privileges', 'item_id'] : ['schema_privileges', 'schema_id'];
     if (privileges === '') {
-      await tx.query('DELETE FROM iamlink_internal.item_privileges WHERE item_id = $1 AND grantee_id = $2', [itemId, granteeId]);
+      await tx.query(`DELETE FROM iamlink_internal.${table} WHERE ${column} = $1 AND grantee_id = $2`, [on.id, granteeId]);
       return;
     }
     await tx.query(
-      `INSERT INTO iamlink_internal.item_privileges (item_id, grantee_id, privileges) VALUES ($1, $2, $3)
-       ON CONFLICT (item_id, grantee_id) DO UPDATE SET privileges = EXCLUDED.privileges`,
-      [itemId, granteeId, privileges],
-    );
-  }
-
-  /** Set what `grantee` holds on a schema (empty: nothing). */
-  async setSchemaPrivileges(tx: Queryable, schemaId: string, granteeId: string, privileges: string): Promise<void> {
-    if (privileges === '') {
-      await tx.query('DELETE FROM iamlink_internal.schema_privileges WHERE schema_id = $1 AND grantee_id = $2', [schemaId, granteeId]);
-      return;
-    }
-    await tx.query(
-      `INSERT INTO iamlink_internal.schema_privileges (schema_id, grantee_id, privileges) VALUES ($1, $2, $3)
-       ON CONFLICT (schema_id, grantee_id) DO UPDATE SET privileges = EXCLUDED.privileges`,
-      [schemaId, granteeId, privileges],
+      `INSERT INTO iamlink_internal.${table} (${column}, grantee_id, privileges) VALUES ($1, $2, $3)
+       ON CONFLICT (${column}, grantee_id) DO UPDATE SET privileges = EXCLUDED.privileges`,
+      [on.id, granteeId, privileges],
     );
   }
 

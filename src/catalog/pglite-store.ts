@@ -36,6 +36,7 @@ const STATE_CHECK_SQL = `SELECT pg_catalog.concat_ws('|', current_user, session_
   'extra_float_digits',
   'bytea_output',
   'application_name',
+  'iamlink.role_id',
 ]
   // A custom setting never set reads NULL, once set and reset ''; both mean unset.
   .map((name) => `COALESCE(pg_catalog.current_setting('${name}', true), '')`)

@@ -1,8 +1,9 @@
 /**
  * Roles in the catalog: their attributes and passwords, memberships, and who is acting. Each
  * catalog role has an engine role of the same name that client reads run as (a member of
- * iamlink_reader, nothing more); memberships are mirrored there so that the engine's SET ROLE
- * (and pg_has_role) agree with iamlink's.
+ * iamlink_reader, nothing more), so that current_user and session_user name the client's roles;
+ * what a read may see is decided by the role's id (iamlink.role_id), not by the engine role.
+ * Granted memberships are given to the engine roles too, for the engine's SET ROLE.
  */
 import { SqlError, SqlState } from '../errors.js';
 import { quoteIdentAlways } from '../sql/printer.js';
@@ -147,17 +148,11 @@ export class Roles {
 
   /**
    * Drop a role: its memberships go with it (the engine refuses if it still owns an item or holds a
-   * grant). Its engine role stays, without memberships, for a role of the same name to take again.
+   * grant). Its engine role stays, for a role of the same name to take again: that one is another
+   * role (another id), and sees only what it is granted.
    */
   async drop(tx: Queryable, role: RoleRecord): Promise<void> {
-    const engine = await tx.query<{ role: string; member: string }>(
-      `SELECT g.name AS role, m.name AS member FROM iamlink_internal.role_members rm
-         JOIN iamlink_internal.roles g ON g.id = rm.role_id JOIN iamlink_internal.roles m ON m.id = rm.member_id
-        WHERE rm.role_id = $1 OR rm.member_id = $1`,
-      [role.id],
-    );
     await tx.query('DELETE FROM iamlink_internal.roles WHERE id = $1', [role.id]);
-    for (const { role: g, member } of engine) await this.engineMembership(tx, false, g, member);
   }
 
   /** GRANT role TO member (mirrored in the engine); false if it was already granted. */
@@ -166,26 +161,28 @@ export class Roles {
       'INSERT INTO iamlink_internal.role_members (role_id, member_id, grantor_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING role_id',
       [role.id, member.id, grantorId],
     );
-    if (rows.length > 0) await this.engineMembership(tx, true, role.name, member.name);
+    if (rows.length > 0) await this.engineMembership(tx, role.name, member.name);
     return rows.length > 0;
   }
 
-  /** REVOKE role FROM member (mirrored in the engine); false if it was not granted. */
+  /**
+   * REVOKE role FROM member; false if it was not granted. The engine membership stays: a session
+   * that SET ROLE to the role before keeps it until RESET ROLE, as in PostgreSQL, and engine roles
+   * all hold the same rights, so the engine membership gives nothing iamlink has not allowed.
+   */
   async revoke(tx: Queryable, role: RoleRecord, member: RoleRecord): Promise<boolean> {
     const rows = await tx.query('DELETE FROM iamlink_internal.role_members WHERE role_id = $1 AND member_id = $2 RETURNING role_id', [role.id, member.id]);
-    if (rows.length > 0) await this.engineMembership(tx, false, role.name, member.name);
     return rows.length > 0;
   }
 
-  private async engineMembership(tx: Queryable, grant: boolean, role: string, member: string): Promise<void> {
-    const [r, m] = [quoteIdentAlways(role), quoteIdentAlways(member)];
+  /** The engine's own membership, for its SET ROLE (session_user as the client's session user). */
+  private async engineMembership(tx: Queryable, role: string, member: string): Promise<void> {
     const [held] = await tx.query<{ held: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members a WHERE a.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
                          AND a.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $2)) AS held`,
       [role, member],
     );
-    if (grant && !held!.held) await tx.exec(`GRANT ${r} TO ${m}`);
-    if (!grant && held!.held) await tx.exec(`REVOKE ${r} FROM ${m}`);
+    if (!held!.held) await tx.exec(`GRANT ${quoteIdentAlways(role)} TO ${quoteIdentAlways(member)}`);
   }
 
   /** What a role still owns or holds, one line each (Materialize's DETAIL of a refused DROP ROLE). */

@@ -102,8 +102,8 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
 }
 
 async function applyAclChange(catalog: Catalog, tx: Queryable, change: AclChange): Promise<void> {
-  if (change.object.kind === 'item') await catalog.setItemPrivileges(tx, change.object.item.id, change.grantee, change.privileges);
-  else await catalog.setSchemaPrivileges(tx, change.object.schemaId, change.grantee, change.privileges);
+  const o = change.object;
+  await catalog.setPrivileges(tx, o.kind === 'item' ? { kind: 'item', id: o.item.id } : { kind: 'schema', id: o.schemaId }, change.grantee, change.privileges);
 }
 
 /** Materialize's UpdatePrivilege details: object ids as `I<item>` or `S<database>.<schema>`. */

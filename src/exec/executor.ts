@@ -3,7 +3,7 @@
  * commands against the session, reads through the engine.
  */
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
-import { PUBLIC_SCHEMA_ID, type AclEntry, type AwsConnectionDef } from '../catalog/model.js';
+import { PUBLIC_SCHEMA_ID, SYSTEM_ROLE_ID, type AclEntry, type AwsConnectionDef } from '../catalog/model.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, LiftedQuery, Queryable } from '../catalog/store.js';
 import type { BindValues, Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
@@ -145,8 +145,18 @@ export class Executor {
     if (!session.implicitBlock) return;
     session.implicitBlock = false;
     if (session.transactionStatus !== 'I') return;
-    if (succeeded) await this.commit(session);
-    else session.pending = [];
+    if (!succeeded) {
+      session.pending = [];
+      session.endIdentityScope(false);
+      return;
+    }
+    try {
+      await this.commit(session);
+      session.endIdentityScope(true);
+    } catch (err) {
+      session.endIdentityScope(false);
+      throw err;
+    }
   }
 
   private readOptions(session: Session, cancel?: AbortSignal): ClientReadOptions {
@@ -447,6 +457,7 @@ export class Executor {
       { rollback: true },
     );
     if (!role) throw new SqlError(SqlState.undefinedObject, `role "${name}" does not exist`);
+    if (role.id === SYSTEM_ROLE_ID) throw new SqlError(SqlState.insufficientPrivilege, `permission denied to set role "${name}"`, { detail: 'mz_system is the system\'s own role.' });
     if (!sessionUser) throw roleGone(session);
     const member = sessionUser.memberOf.has(role.id);
     if (!member && !sessionUser.role.superuser) throw new SqlError(SqlState.insufficientPrivilege, `permission denied to set role "${name}"`, {
@@ -473,6 +484,7 @@ export class Executor {
     );
     if (!login?.role.superuser && role?.id !== session.login.id) throw new SqlError(SqlState.insufficientPrivilege, 'permission denied to set session authorization');
     if (!role) throw new SqlError(SqlState.undefinedObject, `role "${name}" does not exist`);
+    if (role.id === SYSTEM_ROLE_ID) throw new SqlError(SqlState.insufficientPrivilege, 'permission denied to set session authorization', { detail: 'mz_system is the system\'s own role.' });
     session.setSessionUser({ id: role.id, name: role.name, superuser: role.superuser });
     return reported();
   }
@@ -495,14 +507,22 @@ export class Executor {
         if (status !== 'I') return command('BEGIN', [{ code: SqlState.activeSqlTransaction, message: 'there is already a transaction in progress', severity: 'WARNING' }]);
         session.transactionStatus = 'T';
         session.transactionReadOnly = readOnly;
+        session.beginIdentityScope();
         return command('BEGIN');
       case 'commit':
       case 'rollback': {
         const open = status !== 'I' || session.implicitBlock;
         session.transactionStatus = 'I';
         session.transactionReadOnly = undefined;
-        if (action === 'commit' && status !== 'E') await this.commit(session).catch(mapStoreError);
-        else session.pending = [];
+        const committing = action === 'commit' && status !== 'E';
+        try {
+          if (committing) await this.commit(session).catch(mapStoreError);
+          else session.pending = [];
+          session.endIdentityScope(committing);
+        } catch (err) {
+          session.endIdentityScope(false);
+          throw err;
+        }
         const notices: Notice[] = open ? [] : [{ code: SqlState.invalidTransactionState, message: 'there is no transaction in progress', severity: 'WARNING' }];
         return command(action === 'commit' && status !== 'E' ? 'COMMIT' : 'ROLLBACK', notices);
       }

@@ -115,6 +115,13 @@ class AccessPlanner {
       createrole: flags.get('createrole') ?? role.createrole,
       inherit: flags.get('inherit') ?? role.inherit,
     };
+    const lastSuperuser = role.superuser && role.login && !(attributes.superuser && attributes.login) && !this.otherSuperuserLogin(role.id);
+    if (lastSuperuser) {
+      throw new SqlError(SqlState.insufficientPrivilege, 'permission denied to alter role', {
+        detail: `"${role.name}" is the last superuser that can log in: it keeps SUPERUSER and LOGIN.`,
+        hint: 'Make another superuser with LOGIN first.',
+      });
+    }
     return { kind: 'alter_role', role, attributes, password };
   }
 
@@ -280,6 +287,11 @@ class AccessPlanner {
 
   // ---- helpers -------------------------------------------------------------------------
 
+  /** Whether a superuser other than `roleId` can log in (someone must be able to administer). */
+  private otherSuperuserLogin(roleId: string): boolean {
+    return this.scope.view.roles().some((r) => r.id !== roleId && r.superuser && r.login && r.id !== SYSTEM_ROLE_ID);
+  }
+
   /** Role attributes as written: each at most once, only those iamlink has. */
   private attributes(attributes: readonly RoleAttribute[]): { flags: Map<string, boolean>; password: Redacted<string> | null | undefined } {
     const flags = new Map<string, boolean>();
@@ -348,9 +360,11 @@ class AccessPlanner {
     return role;
   }
 
-  /** A user-made role name: not reserved (PUBLIC, mz_*, pg_*, ...). */
+  /** A user-made role name: not reserved (PUBLIC, mz_*, pg_*, ...), and one the engine keeps whole. */
   private checkReserved(name: Ident): void {
     if (RESERVED_ROLE_NAMES.test(name.value)) throw new SqlError(SqlState.reservedName, `role name "${name.value}" is reserved`, { position: name.pos });
+    // PostgreSQL cuts names at 63 bytes: a longer one would be another role's engine role.
+    if (Buffer.byteLength(name.value) > 63) throw new SqlError(SqlState.nameTooLong, 'role name is longer than 63 bytes', { position: name.pos });
   }
 
   /** mz_system is the system's own: not altered, dropped, granted or given objects. */

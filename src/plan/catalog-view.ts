@@ -12,6 +12,8 @@ export interface CatalogView {
   /** Connections that refer to the item with this id. */
   dependents(id: string): CatalogItem[];
   roleByName(name: string): RoleRecord | undefined;
+  /** Every role loaded (all of them, for statements about roles). */
+  roles(): readonly RoleRecord[];
   /** Whether `memberId` is a member of `roleId`, directly or through other roles. */
   isMemberOf(memberId: string, roleId: string): boolean;
   schemaPrivileges(schemaId: string): readonly AclEntry[];
@@ -44,6 +46,7 @@ export function catalogViewOf(items: readonly CatalogItem[], access: AccessSlice
     itemById: (id) => byId.get(id),
     dependents: (id) => items.filter((i) => i.definition !== undefined && referencedSecretIds(i.definition).includes(id)),
     roleByName: (name) => roles.get(name),
+    roles: () => access.roles ?? [],
     isMemberOf: (memberId, roleId) => {
       const seen = new Set<string>();
       const queue = [memberId];

@@ -50,8 +50,9 @@ export interface EngineSettings {
 
 export class Session {
   transactionStatus: TransactionStatus = 'I';
-  /** Inside a multi-statement Query string outside BEGIN: an implicit transaction (ReadyForQuery still says idle). */
-  implicitBlock = false;
+  private implicit = false;
+  /** Who the session was when its transaction began: SET ROLE and SET SESSION AUTHORIZATION are undone with it. */
+  private identityAtBegin: { readonly sessionUser: RoleRef; readonly role: Session['roleRef'] } | undefined;
   /** Catalog changes of the open (explicit or implicit) transaction, in order. */
   pending: PendingChange[] = [];
   /** BEGIN READ ONLY / READ WRITE or SET TRANSACTION for the open transaction; undefined: the default. */
@@ -107,6 +108,31 @@ export class Session {
     this.roleRef = undefined;
     this.settingsCache = undefined;
   }
+  /** Inside a multi-statement Query string outside BEGIN: an implicit transaction (ReadyForQuery still says idle). */
+  get implicitBlock(): boolean {
+    return this.implicit;
+  }
+
+  set implicitBlock(open: boolean) {
+    if (open) this.beginIdentityScope();
+    this.implicit = open;
+  }
+
+  /** A transaction begins: remember who the session is (once, for the outermost). */
+  beginIdentityScope(): void {
+    this.identityAtBegin ??= { sessionUser: this.sessionUserRef, role: this.roleRef };
+  }
+
+  /** The transaction ends: a rolled-back (or failed) one undoes its SET ROLE and SET SESSION AUTHORIZATION, as in PostgreSQL. */
+  endIdentityScope(committed: boolean): void {
+    const before = this.identityAtBegin;
+    this.identityAtBegin = undefined;
+    if (committed || before === undefined) return;
+    this.sessionUserRef = before.sessionUser;
+    this.roleRef = before.role;
+    this.settingsCache = undefined;
+  }
+
   /** Whether a transaction (explicit, or a multi-statement string's implicit one) is open. */
   get inTransaction(): boolean {
     return this.transactionStatus !== 'I' || this.implicitBlock;
@@ -171,6 +197,8 @@ export class Session {
       ['default_transaction_read_only', 'on'],
       ['search_path', path.map((s) => `"${s.replace(/"/g, '""')}"`).join(', ')],
       ['statement_timeout', String(this.statementTimeoutMs())],
+      // Whose privileges the read has: the system views show what this role may use (migrations/0007).
+      ['iamlink.role_id', this.currentRole.id],
     ];
     for (const [key, value] of this.values) {
       if (SETTINGS[key]?.engine) values.push([key, value]);

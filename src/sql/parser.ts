@@ -213,13 +213,7 @@ class Parser {
     if (!grant && this.eatWord('grant')) {
       throw new SqlError(SqlState.featureNotSupported, 'GRANT OPTION is not supported', { position: start.start });
     }
-    let privileges: PrivilegeList;
-    if (this.eatWord('all')) {
-      this.eatWord('privileges');
-      privileges = { kind: 'all', pos: start.start };
-    } else {
-      privileges = { kind: 'list', names: this.parseCommaSeparated(() => this.parseIdent()) };
-    }
+    const privileges = this.parsePrivilegeList();
     const to = grant ? 'to' : 'from';
     if (privileges.kind === 'list' && this.eatWord(to)) {
       const members = this.parseCommaSeparated(() => this.parseIdent());
@@ -232,6 +226,16 @@ class Parser {
     const grantees = this.parseGrantees();
     this.parseGrantTail(grant);
     return { kind: 'privileges', grant, privileges, target, grantees };
+  }
+
+  /** privileges: ALL [PRIVILEGES] | name [, ...] (role names, for GRANT role TO) */
+  private parsePrivilegeList(): PrivilegeList {
+    const start = this.peek();
+    if (this.eatWord('all')) {
+      this.eatWord('privileges');
+      return { kind: 'all', pos: start.start };
+    }
+    return { kind: 'list', names: this.parseCommaSeparated(() => this.parseIdent()) };
   }
 
   /** [WITH GRANT OPTION | WITH ADMIN OPTION] (refused) [CASCADE | RESTRICT] (REVOKE) */
@@ -305,14 +309,7 @@ class Parser {
       schemas = this.parseCommaSeparated(() => this.parseObjectName());
     }
     const grant = this.expectOneOf(['grant', 'revoke']) === 'grant';
-    const start = this.peek();
-    let privileges: PrivilegeList;
-    if (this.eatWord('all')) {
-      this.eatWord('privileges');
-      privileges = { kind: 'all', pos: start.start };
-    } else {
-      privileges = { kind: 'list', names: this.parseCommaSeparated(() => this.parseIdent()) };
-    }
+    const privileges = this.parsePrivilegeList();
     this.expectWord('on');
     const typeToken = this.peek();
     const objectType = { value: this.expectOneOf(GRANT_PLURAL_TYPES), pos: typeToken.start };

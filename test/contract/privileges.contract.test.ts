@@ -272,6 +272,80 @@ describe.each(STORES)('roles and privileges (%s store)', (store) => {
     await ra.end();
   });
 
+  it('gives nothing away through a failing cast on a hidden row, nor through the audit trail', async () => {
+    await as.owner.query("CREATE CONNECTION pm_tok TO AWS (ACCESS KEY ID = 'AKIAIOSFODNN7EXAMPLE', SECRET ACCESS KEY = SECRET pm_s, SESSION TOKEN = 'pm-live-session-token')");
+    for (const column of ['session_token', 'assume_role_arn', 'external_id', 'access_key_id', 'example_trust_policy::text', 'region', 'endpoint']) {
+      // The engine may apply the client's condition before the view's filter: the column itself must be NULL there.
+      const sql = `SELECT count(*)::int AS n FROM mz_internal.mz_aws_connections WHERE (${column})::int = 1`;
+      expect((await as.none.query(sql)).rows, column).toEqual([{ n: 0 }]);
+      const joined = `SELECT count(*)::int AS n FROM mz_internal.mz_aws_connections a JOIN mz_connections c USING (id) WHERE c.name = 'pm_tok' AND (a.${column})::int = 1`;
+      expect((await as.none.query(joined)).rows, column).toEqual([{ n: 0 }]);
+    }
+    // Those who may use it do get the value (so the guard is not simply hiding everything).
+    expect((await errorOf(as.owner.query('SELECT 1 FROM mz_internal.mz_aws_connections WHERE session_token::int = 1'))).message).toContain('pm-live-session-token');
+    // A failed validation's message and DETAIL name the connection's role and external id: only for its users.
+    expect((await errorOf(as.usage.query('VALIDATE CONNECTION pm_c'))).code).toBe('58000');
+    const id = (await admin.query("SELECT id FROM mz_connections WHERE name = 'pm_c'")).rows[0].id;
+    const lastValidation = async (c: pg.Client) =>
+      (await c.query("SELECT details FROM mz_audit_events WHERE event_type = 'validate' AND details->>'id' = $1 ORDER BY id DESC LIMIT 1", [id])).rows[0].details;
+    expect(await lastValidation(as.usage)).toMatchObject({ outcome: 'failure', sqlstate: '58000', error: expect.any(String) });
+    const hidden = await lastValidation(as.none);
+    expect(hidden).toMatchObject({ outcome: 'failure', sqlstate: '58000', item: 'pm_c' });
+    expect(hidden).not.toHaveProperty('error');
+    expect(hidden).not.toHaveProperty('detail');
+    await as.owner.query('DROP CONNECTION pm_tok');
+  });
+
+  it('undoes SET ROLE with the transaction; keeps a role set before its membership was revoked; refuses mz_system', async () => {
+    await as.usage.query('BEGIN');
+    await as.usage.query('SET ROLE pm_group');
+    await as.usage.query('ROLLBACK');
+    expect((await as.usage.query('SELECT current_user')).rows).toEqual([{ current_user: 'pm_usage' }]);
+    expect((await errorOf(as.usage.query('SET ROLE pm_group; SELECT 1/0'))).code).toBe('22012');
+    expect((await as.usage.query('SELECT current_user')).rows).toEqual([{ current_user: 'pm_usage' }]);
+    await as.usage.query('SET ROLE pm_group');
+    await admin.query('REVOKE pm_group FROM pm_usage');
+    try {
+      expect((await as.usage.query('SELECT current_user')).rows).toEqual([{ current_user: 'pm_group' }]); // as in PostgreSQL, until RESET ROLE
+      await as.usage.query('RESET ROLE');
+      expect((await errorOf(as.usage.query('SET ROLE pm_group'))).code).toBe('42501');
+    } finally {
+      await admin.query('GRANT pm_group TO pm_usage');
+    }
+    const su = await server().client({ user: 'pm_super' });
+    expect((await errorOf(su.query('SET ROLE mz_system'))).code).toBe('42501');
+    expect((await errorOf(su.query('SET SESSION AUTHORIZATION mz_system'))).code).toBe('42501');
+    await su.end();
+  });
+
+  it('a role dropped and made again under its name is another role: an old session of the first gains nothing', async () => {
+    await admin.query('CREATE ROLE pm_dave LOGIN');
+    const old = await server().client({ user: 'pm_dave' });
+    await admin.query('DROP ROLE pm_dave');
+    await admin.query('CREATE ROLE pm_dave LOGIN SUPERUSER');
+    expect((await old.query("SELECT create_sql FROM mz_connections WHERE name = 'pm_c'")).rows).toEqual([{ create_sql: null }]);
+    expect((await old.query('SELECT count(*)::int AS n FROM mz_internal.mz_aws_connections')).rows).toEqual([{ n: 0 }]);
+    expect((await errorOf(old.query('DROP CONNECTION pm_c'))).code).toBe('28000');
+    await old.end();
+    const fresh = await server().client({ user: 'pm_dave' });
+    expect((await fresh.query("SELECT create_sql IS NOT NULL AS shown FROM mz_connections WHERE name = 'pm_c'")).rows).toEqual([{ shown: true }]);
+    await fresh.end();
+    await admin.query('DROP ROLE pm_dave');
+  });
+
+  it('refuses role names the engine would cut (over 63 bytes), and removing the last superuser that can log in', async () => {
+    expect((await errorOf(admin.query(`CREATE ROLE "${'r'.repeat(64)}"`))).code).toBe('42622');
+    await admin.query(`CREATE ROLE "${'r'.repeat(63)}"`);
+    await admin.query(`DROP ROLE "${'r'.repeat(63)}"`);
+    await admin.query('ALTER ROLE pm_super NOSUPERUSER');
+    try {
+      expect(await errorOf(admin.query('ALTER ROLE materialize NOSUPERUSER'))).toMatchObject({ code: '42501', message: 'permission denied to alter role' });
+      expect((await errorOf(admin.query('ALTER ROLE materialize NOLOGIN'))).code).toBe('42501');
+    } finally {
+      await admin.query('ALTER ROLE pm_super SUPERUSER');
+    }
+  });
+
   it('records CREATE/ALTER/DROP ROLE, GRANT and REVOKE in the audit trail, in Materialize\'s shapes', async () => {
     const last = async () => (await admin.query('SELECT event_type, object_type, details, "user" FROM mz_audit_events ORDER BY id DESC LIMIT 1')).rows[0];
     await admin.query('CREATE ROLE pm_audited');
