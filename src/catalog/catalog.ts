@@ -35,7 +35,7 @@ function toItem(r: ItemRow): CatalogItem {
 }
 
 /** An audit event's object_type (Materialize's kebab-case names). */
-export type AuditObjectType = ItemKind | 'role' | 'schema';
+export type AuditObjectType = ItemKind | 'role' | 'schema' | 'system';
 
 /** The catalog breaks an invariant iamlink relies on: the server must not start on it. */
 export class CatalogIntegrityError extends Error {}

@@ -83,6 +83,14 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
         await catalog.recordEvent(tx, plan.grant ? 'grant' : 'revoke', change.object.kind === 'item' ? change.object.item.kind : 'schema', aclEventDetails(change), actor.user);
       }
       return [];
+    case 'system_privileges':
+      for (const role of plan.roles) {
+        if (role.createrole === plan.grant) continue;
+        await catalog.roles.alter(tx, role.id, { ...role, createrole: plan.grant }, undefined);
+        const details = { object_id: 'SYSTEM', grantee_id: role.id, grantor_id: SYSTEM_ROLE_ID, privileges: 'R' };
+        await catalog.recordEvent(tx, plan.grant ? 'grant' : 'revoke', 'system', details, actor.user);
+      }
+      return plan.roles.map((r) => r.id);
     case 'alter_owner':
       await catalog.alterOwner(tx, plan.item.id, plan.item.ownerId, plan.owner.id);
       await catalog.recordEvent(tx, 'alter', plan.item.kind, { object_id: `I${plan.item.id}`, old_owner_id: plan.item.ownerId, new_owner_id: plan.owner.id }, actor.user);

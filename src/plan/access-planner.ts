@@ -188,6 +188,7 @@ class AccessPlanner {
 
   /** GRANT/REVOKE privileges: the object's owner (or a superuser) grants; every grantor is the owner. */
   privileges(stmt: Extract<AccessStatement, { kind: 'privileges' }>): Plan {
+    if (stmt.target.kind === 'system') return this.systemPrivileges(stmt);
     const grantees = stmt.grantees.map((g) => this.grantee(g));
     const objects = this.privilegeObjects(stmt.target);
     const changes: AclChange[] = [];
@@ -203,8 +204,31 @@ class AccessPlanner {
     return { kind: 'privileges', grant: stmt.grant, changes };
   }
 
+  /**
+   * GRANT/REVOKE CREATEROLE ON SYSTEM (Materialize's form of the CREATEROLE attribute): superusers
+   * only, as in Materialize.
+   */
+  private systemPrivileges(stmt: Extract<AccessStatement, { kind: 'privileges' }>): Plan {
+    requireSuperuser(this.actor, 'GRANT/REVOKE SYSTEM PRIVILEGES');
+    const names = stmt.privileges.kind === 'all' ? ['createrole'] : stmt.privileges.names.map((n) => n.value.toLowerCase());
+    const other = names.filter((n) => n !== 'createrole');
+    if (other.length > 0) {
+      throw new SqlError(SqlState.featureNotSupported, `system privileges ${other.map((n) => n.toUpperCase()).join(', ')} are not supported`, {
+        position: stmt.target.pos,
+        hint: 'The system privilege iamlink has is CREATEROLE.',
+      });
+    }
+    const roles = stmt.grantees.map((g) => {
+      if (g.kind === 'public') throw new SqlError(SqlState.featureNotSupported, 'system privileges are granted to roles, not PUBLIC', { position: g.pos });
+      const role = this.role(g.name);
+      this.checkSystemRole(role, g.name);
+      return role;
+    });
+    return { kind: 'system_privileges', grant: stmt.grant, roles };
+  }
+
   /** The objects of a GRANT/REVOKE, each checked for ownership. */
-  private privilegeObjects(target: Extract<AccessStatement, { kind: 'privileges' }>['target']) {
+  private privilegeObjects(target: Exclude<Extract<AccessStatement, { kind: 'privileges' }>['target'], { kind: 'system' }>) {
     const out: { object: AclChange['object']; type: AclObjectType; acl: readonly { grantee: string; privileges: string }[] }[] = [];
     const addItem = (item: CatalogItem, pos?: number): void => {
       this.scope.requireOwner(item, pos);

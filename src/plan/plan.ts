@@ -68,6 +68,8 @@ export type Plan =
   | { readonly kind: 'role_membership'; readonly grant: boolean; readonly pairs: readonly { readonly role: RoleRecord; readonly member: RoleRecord }[] }
   | { readonly kind: 'privileges'; readonly grant: boolean; readonly changes: readonly AclChange[] }
   | { readonly kind: 'alter_owner'; readonly item: CatalogItem; readonly owner: RoleRecord }
+  /** GRANT/REVOKE CREATEROLE ON SYSTEM: the roles' CREATEROLE attribute. */
+  | { readonly kind: 'system_privileges'; readonly grant: boolean; readonly roles: readonly RoleRecord[] }
   | { readonly kind: 'default_privileges'; readonly grant: boolean; readonly entries: readonly DefaultPrivilege[] }
   /** Nothing to do (IF [NOT] EXISTS hit); the notices say why. */
   | { readonly kind: 'noop' };

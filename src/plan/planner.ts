@@ -419,18 +419,20 @@ class Planner implements PlanningScope {
   // ---- SHOW ----------------------------------------------------------------------------
 
   /**
-   * SHOW CONNECTIONS / SHOW SECRETS, as Materialize plans them (show.rs, `ShowSelect::new`): the
+   * SHOW CONNECTIONS / SHOW SECRETS / SHOW ROLES, as Materialize plans them (show.rs, `ShowSelect::new`): the
    * base query over mz_internal.mz_show_*, the user's filter around it, every column in order.
    * A system schema holds no user items, so FROM mz_catalog shows none.
    */
   private planShowObjects(stmt: Extract<Statement, { kind: 'show_objects' }>): Plan {
     const schemaId = stmt.schema ? this.resolveSchema(stmt.schema.parts.map((p) => p.value), stmt.schema.pos, 'read') : PUBLIC_SCHEMA_ID;
     const inSchema = schemaId === undefined ? 'false' : `schema_id = ${quoteLiteral(schemaId)}`;
-    const columns = stmt.objectType === 'CONNECTIONS' ? ['name', 'type', 'comment'] : ['name', 'comment'];
-    const base =
-      stmt.objectType === 'CONNECTIONS'
-        ? `SELECT name, type, comment FROM mz_internal.mz_show_connections connections WHERE ${inSchema}`
-        : `SELECT name, comment FROM mz_internal.mz_show_secrets secrets WHERE ${inSchema}`;
+    const columns = stmt.objectType === 'CONNECTIONS' ? ['name', 'type', 'comment'] : stmt.objectType === 'ROLES' ? ['name'] : ['name', 'comment'];
+    const base = {
+      CONNECTIONS: `SELECT name, type, comment FROM mz_internal.mz_show_connections connections WHERE ${inSchema}`,
+      SECRETS: `SELECT name, comment FROM mz_internal.mz_show_secrets secrets WHERE ${inSchema}`,
+      // Users' roles (Materialize lists no system role).
+      ROLES: "SELECT name FROM mz_catalog.mz_roles roles WHERE id LIKE 'u%'",
+    }[stmt.objectType];
     const head = `SELECT ${columns.join(', ')} FROM (${base}) q WHERE `;
     const tail = ` ORDER BY ${columns.join(', ')}`;
     const filter = stmt.filter;

@@ -94,7 +94,9 @@ export type PrivilegeList = { readonly kind: 'all'; readonly pos: number } | { r
 /** What GRANT/REVOKE privileges apply to. */
 export type PrivilegeTarget =
   | { readonly kind: 'objects'; readonly objectType: 'SECRET' | 'CONNECTION' | 'SCHEMA' | 'DATABASE' | 'TABLE' | 'CLUSTER' | 'TYPE'; readonly names: readonly ObjectName[]; readonly pos: number }
-  | { readonly kind: 'all_in_schema'; readonly objectType: 'SECRETS' | 'CONNECTIONS'; readonly schemas: readonly ObjectName[]; readonly pos: number };
+  | { readonly kind: 'all_in_schema'; readonly objectType: 'SECRETS' | 'CONNECTIONS'; readonly schemas: readonly ObjectName[]; readonly pos: number }
+  /** ON SYSTEM: system privileges (CREATEROLE), Materialize's GRANT CREATEROLE ON SYSTEM TO r. */
+  | { readonly kind: 'system'; readonly pos: number };
 
 export type Statement =
   | {
@@ -141,7 +143,7 @@ export type Statement =
   | { readonly kind: 'validate_connection'; readonly name: ObjectName }
   | {
       readonly kind: 'show_objects';
-      readonly objectType: 'CONNECTIONS' | 'SECRETS';
+      readonly objectType: 'CONNECTIONS' | 'SECRETS' | 'ROLES';
       readonly schema: ObjectName | undefined;
       readonly filter: ShowFilter | undefined;
     }

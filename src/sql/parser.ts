@@ -64,7 +64,7 @@ export function isOwnStatement(tokens: readonly Token[]): boolean {
     case 'validate':
       return true;
     case 'show':
-      return ['connections', 'secrets', 'create', 'redacted'].includes(w(1));
+      return ['connections', 'secrets', 'roles', 'create', 'redacted'].includes(w(1));
     case 'comment':
       // Only ours; COMMENT ON anything else goes to the gate, which refuses it as a write.
       return w(1) === 'on' && (w(2) === 'connection' || w(2) === 'secret');
@@ -250,11 +250,13 @@ class Parser {
   }
 
   /**
-   * target: ALL {CONNECTIONS | SECRETS | ...} IN SCHEMA schema [, ...]
+   * target: SYSTEM
+   *   | ALL {CONNECTIONS | SECRETS | ...} IN SCHEMA schema [, ...]
    *   | [SECRET | CONNECTION | SCHEMA | DATABASE | TABLE | CLUSTER | TYPE] name [, ...]
    */
   private parsePrivilegeTarget(): PrivilegeTarget {
     const pos = this.peek().start;
+    if (this.eatWord('system')) return { kind: 'system', pos };
     if (this.eatWord('all')) {
       const plural = this.expectOneOf(GRANT_PLURAL_TYPES);
       if (plural !== 'connections' && plural !== 'secrets') {
@@ -381,10 +383,12 @@ class Parser {
 
   /**
    * SHOW {CONNECTIONS | SECRETS} [{FROM | IN} schema] [LIKE 'pattern' | WHERE expr]
+   *   | SHOW ROLES [LIKE 'pattern' | WHERE expr]
    *   | SHOW [REDACTED] CREATE CONNECTION name
    */
   private parseShow(): Statement {
-    const word = this.expectOneOf(['connections', 'secrets', 'create', 'redacted']);
+    const word = this.expectOneOf(['connections', 'secrets', 'roles', 'create', 'redacted']);
+    if (word === 'roles') return { kind: 'show_objects', objectType: 'ROLES', schema: undefined, filter: this.parseShowFilter() };
     if (word === 'connections' || word === 'secrets') {
       const schema = this.eatWord('from') || this.eatWord('in') ? this.parseObjectName() : undefined;
       return { kind: 'show_objects', objectType: word === 'connections' ? 'CONNECTIONS' : 'SECRETS', schema, filter: this.parseShowFilter() };

@@ -148,10 +148,13 @@ export function printStatement(stmt: Statement, opts: PrintOptions = {}): string
     case 'role_membership':
       return `${stmt.grant ? 'GRANT' : 'REVOKE'} ${stmt.roles.map((n) => quoteIdent(n.value)).join(', ')} ${stmt.grant ? 'TO' : 'FROM'} ${stmt.members.map((n) => quoteIdent(n.value)).join(', ')}`;
     case 'privileges': {
+      const t = stmt.target;
       const target =
-        stmt.target.kind === 'all_in_schema'
-          ? `ALL ${stmt.target.objectType} IN SCHEMA ${stmt.target.schemas.map(printObjectName).join(', ')}`
-          : `${stmt.target.objectType} ${stmt.target.names.map(printObjectName).join(', ')}`;
+        t.kind === 'system'
+          ? 'SYSTEM'
+          : t.kind === 'all_in_schema'
+            ? `ALL ${t.objectType} IN SCHEMA ${t.schemas.map(printObjectName).join(', ')}`
+            : `${t.objectType} ${t.names.map(printObjectName).join(', ')}`;
       return `${stmt.grant ? 'GRANT' : 'REVOKE'} ${printPrivileges(stmt.privileges)} ON ${target} ${stmt.grant ? 'TO' : 'FROM'} ${printGrantees(stmt.grantees)}`;
     }
     case 'alter_owner':

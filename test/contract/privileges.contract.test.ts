@@ -346,6 +346,23 @@ describe.each(STORES)('roles and privileges (%s store)', (store) => {
     }
   });
 
+  it("takes Materialize's GRANT CREATEROLE ON SYSTEM (superusers only) and answers SHOW ROLES", async () => {
+    await admin.query('CREATE ROLE pm_sys LOGIN');
+    expect((await errorOf(as.owner.query('GRANT CREATEROLE ON SYSTEM TO pm_sys'))).code).toBe('42501');
+    await admin.query('GRANT CREATEROLE ON SYSTEM TO pm_sys');
+    const id = (await admin.query("SELECT id FROM mz_roles WHERE name = 'pm_sys'")).rows[0].id;
+    expect((await admin.query('SELECT privileges FROM mz_system_privileges')).rows).toContainEqual({ privileges: `${id}=R/s1` });
+    const sys = await server().client({ user: 'pm_sys' });
+    await sys.query('CREATE ROLE pm_sys_made');
+    await admin.query('REVOKE CREATEROLE ON SYSTEM FROM pm_sys');
+    expect((await errorOf(sys.query('DROP ROLE pm_sys_made'))).code).toBe('42501');
+    expect((await errorOf(admin.query('GRANT CREATEDB ON SYSTEM TO pm_sys'))).code).toBe('0A000');
+    expect((await admin.query("SHOW ROLES LIKE 'pm_sys%'")).rows).toEqual([{ name: 'pm_sys' }, { name: 'pm_sys_made' }]);
+    expect((await sys.query("SHOW ROLES WHERE name = 'materialize'")).rows).toEqual([{ name: 'materialize' }]);
+    await sys.end();
+    await admin.query('DROP ROLE pm_sys, pm_sys_made');
+  });
+
   it('records CREATE/ALTER/DROP ROLE, GRANT and REVOKE in the audit trail, in Materialize\'s shapes', async () => {
     const last = async () => (await admin.query('SELECT event_type, object_type, details, "user" FROM mz_audit_events ORDER BY id DESC LIMIT 1')).rows[0];
     await admin.query('CREATE ROLE pm_audited');
