@@ -100,15 +100,21 @@ CREATE VIEW iamlink_internal.sees_everything (yes) AS
 -- USAGE to it, a role it inherits from, or PUBLIC. As in Materialize, owning an item gives no
 -- privilege on it: the owner's USAGE is the ACL entry it gets at creation (and may revoke). One
 -- rule for every view.
+-- `usable` is worked out once per row (OFFSET 0 keeps the planner from copying the expression into
+-- every column that tests it: a plan many times the size, and planned at every lookup).
 CREATE VIEW iamlink_internal.visible_items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql, privileges, usable) AS
   SELECT i.id, i.oid, i.kind, i.schema_id, i.name, i.owner_id, i.definition, i.create_sql, i.redacted_create_sql,
          ARRAY(SELECT CASE p.grantee_id WHEN 'p' THEN '' ELSE p.grantee_id END || '=' || p.privileges || '/' || i.owner_id
                  FROM iamlink_internal.item_privileges p WHERE p.item_id = i.id
                 ORDER BY p.grantee_id <> i.owner_id, p.grantee_id = 'p', p.grantee_id),
-         (SELECT yes FROM iamlink_internal.sees_everything)
-           OR EXISTS (SELECT 1 FROM iamlink_internal.item_privileges p
-                       WHERE p.item_id = i.id AND p.grantee_id IN (SELECT id FROM iamlink_internal.current_roles))
-    FROM iamlink_internal.items i;
+         u.usable
+    FROM iamlink_internal.items i
+    CROSS JOIN LATERAL (
+      SELECT (SELECT yes FROM iamlink_internal.sees_everything)
+               OR EXISTS (SELECT 1 FROM iamlink_internal.item_privileges p
+                           WHERE p.item_id = i.id AND p.grantee_id IN (SELECT id FROM iamlink_internal.current_roles)) AS usable
+      OFFSET 0
+    ) u;
 
 -- 6. The system views with real owners and ACLs. create_sql may hold a literal SESSION TOKEN: only
 -- for those who may use the connection (redacted_create_sql is for everyone).

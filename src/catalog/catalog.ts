@@ -5,8 +5,8 @@
  */
 import type { SecretCipher } from '../secrets/cipher.js';
 import type { Redacted } from '../secrets/redacted.js';
-import { PUBLIC_SCHEMA_ID, type AclEntry, type AwsConnectionDef, type CatalogItem, type ItemKind, type StoredConnection } from './model.js';
-import { Roles } from './roles.js';
+import { PUBLIC_SCHEMA_ID, type AclEntry, type Authority, type AwsConnectionDef, type CatalogItem, type ItemKind, type StoredConnection } from './model.js';
+import { authorityColumns, authorityCte, authorityOf, Roles, type AuthorityRow } from './roles.js';
 import type { Queryable } from './store.js';
 import { SqlError, SqlState } from '../errors.js';
 
@@ -34,6 +34,30 @@ function toItem(r: ItemRow): CatalogItem {
   return { id: r.id, oid: r.oid, kind: r.kind, schemaId: r.schema_id, name: r.name, ownerId: r.owner_id, definition: r.definition ?? undefined, privileges: r.privileges };
 }
 
+/**
+ * The condition of an item's INSERT ... SELECT that the schema has room for one more of the kind
+ * under the limit (NULL: none); each argument names a query parameter. Counting stops at the limit.
+ */
+function roomLeft(schema: string, kind: string, limit: string): string {
+  return `(${limit}::integer IS NULL OR (SELECT count(*) FROM (SELECT 1 FROM iamlink_internal.items
+            WHERE schema_id = ${schema} AND kind = ${kind} LIMIT ${limit}::integer) n) < ${limit}::integer)`;
+}
+
+/**
+ * A data-modifying CTE, after `item AS (INSERT ... RETURNING id)`, that gives the new item its ACL:
+ * its owner's USAGE, and what the default privileges of its owner (or of all roles) for its kind,
+ * in its schema or any, grant. Each argument names a query parameter.
+ */
+function initialAcl(owner: string, kind: string, schema: string): string {
+  return `acl AS (
+         INSERT INTO iamlink_internal.item_privileges (item_id, grantee_id, privileges)
+         SELECT item.id, ${owner}, 'U' FROM item
+         UNION
+         SELECT item.id, d.grantee_id, d.privileges FROM item, iamlink_internal.default_privileges d
+          WHERE d.role_id IN (${owner}, 'p') AND d.object_type = ${kind} AND (d.schema_id IS NULL OR d.schema_id = ${schema})
+       )`;
+}
+
 /** An audit event's object_type (Materialize's kebab-case names). */
 export type AuditObjectType = ItemKind | 'role' | 'schema' | 'system';
 
@@ -58,30 +82,15 @@ export class Catalog {
     this.roles = new Roles(options);
   }
 
-  /** Refuse a CREATE that would take a schema past its limit for the kind (53400, Materialize's wording). */
-  async checkRoom(tx: Queryable, kind: ItemKind): Promise<void> {
-    const limit = this.options.maxPerSchema?.[kind];
-    if (limit === undefined) return;
-    const [r] = await tx.query<{ n: string }>(
-      'SELECT count(*) AS n FROM (SELECT 1 FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2 LIMIT $3) x',
-      [PUBLIC_SCHEMA_ID, kind, limit],
-    );
-    const count = Number(r!.n);
-    if (count < limit) return;
-    const what = kind === 'connection' ? 'Connection' : 'Secret';
-    throw new SqlError(SqlState.configurationLimitExceeded, `${what} resource limit of ${limit} cannot be exceeded. Current amount is ${count} ${kind}s.`, {
-      hint: `Drop ${kind}s that are no longer used, or ask the operator to raise --max-${kind}s-per-schema.`,
-    });
-  }
-
   /**
-   * The items named (in the public schema), the connections that depend on them, and the
-   * secrets those connections refer to: everything the planner may look at.
+   * What planning a statement as role `roleId` reads, in one round trip: the items named (in the
+   * public schema), the connections that depend on them and the secrets those connections refer
+   * to (everything the planner may look at); who the role is (undefined if it no longer exists);
+   * and the public schema's ACL.
    */
-  async loadForNames(tx: Queryable, names: readonly string[]): Promise<CatalogItem[]> {
-    if (names.length === 0) return [];
-    const rows = await tx.query<ItemRow>(
-      `WITH named AS (
+  async loadForPlanning(tx: Queryable, names: readonly string[], roleId: string): Promise<{ items: CatalogItem[]; actor: Authority | undefined; schemaAcl: AclEntry[] }> {
+    const [row] = await tx.query<AuthorityRow & { items: ItemRow[]; schema_acl: AclEntry[] }>(
+      `WITH RECURSIVE named AS (
          SELECT id FROM iamlink_internal.items WHERE schema_id = $1 AND name = ANY($2::text[])
        ), conns AS (
          SELECT id FROM named
@@ -89,11 +98,14 @@ export class Catalog {
        ), wanted AS (
          SELECT id FROM conns
          UNION SELECT d.referenced_object_id FROM iamlink_internal.dependencies d JOIN conns c ON d.object_id = c.id
-       )
-       SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i JOIN wanted w ON w.id = i.id`,
-      [PUBLIC_SCHEMA_ID, names],
+       ), ${authorityCte('$3')}
+       SELECT (SELECT COALESCE(jsonb_agg(x), '[]'::jsonb) FROM (SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i JOIN wanted w ON w.id = i.id) x) AS items,
+              ${authorityColumns('$3')},
+              (SELECT COALESCE(jsonb_agg(jsonb_build_object('grantee', p.grantee_id, 'privileges', p.privileges) ORDER BY p.grantee_id), '[]'::jsonb)
+                 FROM iamlink_internal.schema_privileges p WHERE p.schema_id = $1) AS schema_acl`,
+      [PUBLIC_SCHEMA_ID, [...names], roleId],
     );
-    return rows.map(toItem);
+    return { items: row!.items.map(toItem), actor: authorityOf(row!), schemaAcl: row!.schema_acl };
   }
 
   /**
@@ -110,60 +122,61 @@ export class Catalog {
   }
 
   /**
-   * Insert a connection and its dependencies in one statement, with the given preallocated ids or
-   * fresh ones from the counters (the items trigger then records the id as issued); returns the id.
+   * Insert a connection, its dependencies and its ACL in one statement, with the given preallocated
+   * ids or fresh ones from the counters (the items trigger then records the id as issued); returns
+   * the id. Refused (53400) if the schema holds its limit of connections.
    */
   async insertConnection(tx: Queryable, name: string, ownerId: string, connection: StoredConnection, ids?: ItemIds): Promise<string> {
     const rows = await tx.query<{ id: string }>(
       `WITH item AS (
          INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id, definition, create_sql, redacted_create_sql)
-         VALUES (COALESCE($1, 'u' || nextval('iamlink_internal.item_id_seq')), COALESCE($2, nextval('iamlink_internal.item_oid_seq')::integer),
-                 'connection', $3, $4, $5, $6, $7, $8)
+         SELECT COALESCE($1, 'u' || nextval('iamlink_internal.item_id_seq')), COALESCE($2, nextval('iamlink_internal.item_oid_seq')::integer),
+                $10, $3, $4, $5, $6, $7, $8
+          WHERE ${roomLeft('$3', '$10', '$11')}
          RETURNING id
        ), deps AS (
          INSERT INTO iamlink_internal.dependencies (object_id, referenced_object_id)
          SELECT item.id, ref FROM item, unnest($9::text[]) AS ref
-       )
+       ), ${initialAcl('$5', '$10', '$3')}
        SELECT id FROM item`,
-      [ids?.id ?? null, ids?.oid ?? null, PUBLIC_SCHEMA_ID, name, ownerId, JSON.stringify(connection.definition), connection.createSql, connection.redactedCreateSql, [...connection.dependsOn]],
+      [
+        ids?.id ?? null, ids?.oid ?? null, PUBLIC_SCHEMA_ID, name, ownerId, JSON.stringify(connection.definition), connection.createSql, connection.redactedCreateSql,
+        [...connection.dependsOn], 'connection', this.options.maxPerSchema?.connection ?? null,
+      ],
     );
-    const id = rows[0]!.id;
-    await this.grantInitialPrivileges(tx, id, 'connection', ownerId);
-    return id;
+    if (!rows[0]) throw await this.noRoom(tx, 'connection');
+    return rows[0].id;
   }
 
   /**
-   * A new item's ACL: its owner's USAGE, and what the default privileges of its owner (or of all
-   * roles) for its kind, in its schema or any, grant.
-   */
-  private async grantInitialPrivileges(tx: Queryable, id: string, kind: ItemKind, ownerId: string): Promise<void> {
-    await tx.query(
-      `INSERT INTO iamlink_internal.item_privileges (item_id, grantee_id, privileges)
-       SELECT $1, $2, 'U'
-       UNION
-       SELECT $1, d.grantee_id, d.privileges FROM iamlink_internal.default_privileges d
-        WHERE d.role_id IN ($2, 'p') AND d.object_type = $3 AND (d.schema_id IS NULL OR d.schema_id = $4)
-       ON CONFLICT DO NOTHING`,
-      [id, ownerId, kind, PUBLIC_SCHEMA_ID],
-    );
-  }
-
-  /**
-   * Insert a secret with its encrypted value in one statement. The ciphertext is bound to the id,
-   * so the id is allocated first unless given.
+   * Insert a secret with its encrypted value and its ACL in one statement. The ciphertext is bound
+   * to the id, so the id is allocated first unless given. Refused (53400) if the schema holds its
+   * limit of secrets.
    */
   async insertSecret(tx: Queryable, name: string, ownerId: string, value: Redacted<string>, ids?: ItemIds): Promise<string> {
     const { id, oid } = ids ?? (await this.allocateIds(tx));
     const sealed = this.cipher.seal(value, id);
-    await tx.query(
+    const rows = await tx.query<{ id: string }>(
       `WITH item AS (
-         INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id) VALUES ($1, $2, 'secret', $3, $4, $5) RETURNING id
-       )
-       INSERT INTO iamlink_internal.secrets (id, key_id, nonce, ciphertext) SELECT id, $6, $7, $8 FROM item`,
-      [id, oid, PUBLIC_SCHEMA_ID, name, ownerId, sealed.keyId, sealed.nonce, sealed.ciphertext],
+         INSERT INTO iamlink_internal.items (id, oid, kind, schema_id, name, owner_id) SELECT $1, $2, $9, $3, $4, $5 WHERE ${roomLeft('$3', '$9', '$10')} RETURNING id
+       ), sealed AS (
+         INSERT INTO iamlink_internal.secrets (id, key_id, nonce, ciphertext) SELECT id, $6, $7, $8 FROM item
+       ), ${initialAcl('$5', '$9', '$3')}
+       SELECT id FROM item`,
+      [id, oid, PUBLIC_SCHEMA_ID, name, ownerId, sealed.keyId, sealed.nonce, sealed.ciphertext, 'secret', this.options.maxPerSchema?.secret ?? null],
     );
-    await this.grantInitialPrivileges(tx, id, 'secret', ownerId);
+    if (!rows[0]) throw await this.noRoom(tx, 'secret');
     return id;
+  }
+
+  /** The schema holds its limit of items of the kind (Materialize's wording). */
+  private async noRoom(tx: Queryable, kind: ItemKind): Promise<SqlError> {
+    const [r] = await tx.query<{ n: string }>('SELECT count(*) AS n FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2', [PUBLIC_SCHEMA_ID, kind]);
+    const limit = this.options.maxPerSchema?.[kind];
+    const what = kind === 'connection' ? 'Connection' : 'Secret';
+    return new SqlError(SqlState.configurationLimitExceeded, `${what} resource limit of ${limit} cannot be exceeded. Current amount is ${r!.n} ${kind}s.`, {
+      hint: `Drop ${kind}s that are no longer used, or ask the operator to raise --max-${kind}s-per-schema.`,
+    });
   }
 
   /** The items of a kind in a schema (GRANT ... ON ALL CONNECTIONS IN SCHEMA). */
@@ -176,11 +189,6 @@ export class Catalog {
   async countInSchema(tx: Queryable, schemaId: string, kind: ItemKind): Promise<number> {
     const [r] = await tx.query<{ n: string }>('SELECT count(*) AS n FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2', [schemaId, kind]);
     return Number(r!.n);
-  }
-
-  /** A schema's ACL. */
-  async schemaPrivileges(tx: Queryable, schemaId: string): Promise<AclEntry[]> {
-    return tx.query<AclEntry>('SELECT grantee_id AS grantee, privileges FROM iamlink_internal.schema_privileges WHERE schema_id = $1 ORDER BY grantee_id', [schemaId]);
   }
 
   /** Set what `grantee` holds on an item or a schema (empty: nothing). */

@@ -30,6 +30,36 @@ const ROLE_COLUMNS = 'r.id, r.name, r.login, r.superuser, r.createrole, r.inheri
 
 const toRole = (r: RoleRow): RoleRecord => ({ id: r.id, name: r.name, login: r.login, superuser: r.superuser, createrole: r.createrole, inherit: r.inherit });
 
+/**
+ * The CTE (for a WITH RECURSIVE list) of the roles a role (the query parameter `role` names) is a
+ * member of, directly or not, and whether it inherits their privileges (it and every role between
+ * inherit).
+ */
+export const authorityCte = (role: string): string => `up (id, inherited) AS (
+         SELECT ${role}::text, true
+         UNION
+         SELECT m.role_id, up.inherited AND r.inherit
+           FROM up JOIN iamlink_internal.role_members m ON m.member_id = up.id
+           JOIN iamlink_internal.roles r ON r.id = up.id
+       )`;
+
+/** The columns (after authorityCte) that authorityOf reads. */
+export const authorityColumns = (role: string): string => `(SELECT to_jsonb(r) FROM (SELECT ${ROLE_COLUMNS} FROM iamlink_internal.roles r WHERE r.id = ${role}) r) AS role,
+              ARRAY(SELECT DISTINCT id FROM up WHERE inherited) AS held,
+              ARRAY(SELECT DISTINCT id FROM up) AS member_of`;
+
+export interface AuthorityRow {
+  role: RoleRow | null;
+  held: string[];
+  member_of: string[];
+}
+
+/** The Authority of an authorityColumns row; undefined if the role no longer exists. */
+export function authorityOf(row: AuthorityRow): Authority | undefined {
+  if (!row.role) return undefined;
+  return { role: toRole(row.role), held: new Set([...row.held, PUBLIC_ROLE_ID]), memberOf: new Set(row.member_of) };
+}
+
 export interface RolesOptions {
   /** The engine role client sessions log in as, granted each role (the shared store's). */
   readonly clientLoginRole?: string;
@@ -57,23 +87,8 @@ export class Roles {
 
   /** The acting role's authority; undefined if the role no longer exists. */
   async authority(tx: Queryable, roleId: string): Promise<Authority | undefined> {
-    const rows = await tx.query<RoleRow & { held: string[]; member_of: string[] }>(
-      `WITH RECURSIVE up (id, inherited) AS (
-         SELECT $1::text, true
-         UNION
-         SELECT m.role_id, up.inherited AND r.inherit
-           FROM up JOIN iamlink_internal.role_members m ON m.member_id = up.id
-           JOIN iamlink_internal.roles r ON r.id = up.id
-       )
-       SELECT ${ROLE_COLUMNS},
-              ARRAY(SELECT DISTINCT id FROM up WHERE inherited) AS held,
-              ARRAY(SELECT DISTINCT id FROM up) AS member_of
-         FROM iamlink_internal.roles r WHERE r.id = $1`,
-      [roleId],
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    return { role: toRole(r), held: new Set([...r.held, PUBLIC_ROLE_ID]), memberOf: new Set(r.member_of) };
+    const [row] = await tx.query<AuthorityRow>(`WITH RECURSIVE ${authorityCte('$1')} SELECT ${authorityColumns('$1')}`, [roleId]);
+    return authorityOf(row!);
   }
 
   /**

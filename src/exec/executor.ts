@@ -3,7 +3,7 @@
  * commands against the session, reads through the engine.
  */
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
-import { PUBLIC_SCHEMA_ID, SYSTEM_ROLE_ID, type AclEntry, type AwsConnectionDef } from '../catalog/model.js';
+import { PUBLIC_SCHEMA_ID, SYSTEM_ROLE_ID, type AwsConnectionDef } from '../catalog/model.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, LiftedQuery, Queryable } from '../catalog/store.js';
 import type { BindValues, Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
@@ -335,10 +335,9 @@ export class Executor {
    */
   private async plan(tx: Queryable, session: Session, stmt: Statement, searchPath: readonly string[] = session.searchPath(), roleId = session.roleId): Promise<Planned> {
     const { catalog } = this.deps;
-    const items = await catalog.loadForNames(tx, namesIn(stmt));
-    const actor = await catalog.roles.authority(tx, roleId);
-    const access = await loadAccess(catalog, tx, stmt);
+    const { items, actor, schemaAcl } = await catalog.loadForPlanning(tx, namesIn(stmt), roleId);
     if (!actor) throw roleGone(session);
+    const access = { schemaPrivileges: new Map([[PUBLIC_SCHEMA_ID, schemaAcl]]), ...(await loadAccess(catalog, tx, stmt)) };
     return planStatement(stmt, catalogViewOf(items, access), {
       searchPath: [...searchPath],
       principalConfigured: this.deps.principalConfigured,
@@ -621,11 +620,7 @@ function roleGone(session: Session): SqlError {
 
 /** What a statement about roles or privileges needs loaded besides its items (plan/catalog-view.ts). */
 async function loadAccess(catalog: Catalog, tx: Queryable, stmt: Statement): Promise<AccessSlice> {
-  const schemaPrivileges = async (): Promise<Map<string, AclEntry[]>> => new Map([[PUBLIC_SCHEMA_ID, await catalog.schemaPrivileges(tx, PUBLIC_SCHEMA_ID)]]);
   switch (stmt.kind) {
-    case 'create_secret':
-    case 'create_connection':
-      return { schemaPrivileges: await schemaPrivileges() };
     case 'create_role':
     case 'alter_role':
     case 'role_membership':
@@ -639,12 +634,12 @@ async function loadAccess(catalog: Catalog, tx: Queryable, stmt: Statement): Pro
       return { roles, roleDependencies };
     }
     case 'alter_owner':
-      return { roles: await catalog.roles.all(tx), schemaPrivileges: await schemaPrivileges() };
+      return { roles: await catalog.roles.all(tx) };
     case 'privileges': {
-      const access = { roles: await catalog.roles.all(tx), schemaPrivileges: await schemaPrivileges() };
-      if (stmt.target.kind !== 'all_in_schema') return access;
+      const roles = await catalog.roles.all(tx);
+      if (stmt.target.kind !== 'all_in_schema') return { roles };
       const kind = stmt.target.objectType === 'CONNECTIONS' ? 'connection' : 'secret';
-      return { ...access, itemsInSchema: await catalog.itemsInSchema(tx, PUBLIC_SCHEMA_ID, kind) };
+      return { roles, itemsInSchema: await catalog.itemsInSchema(tx, PUBLIC_SCHEMA_ID, kind) };
     }
     default:
       return {};
