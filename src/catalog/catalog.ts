@@ -36,11 +36,14 @@ function toItem(r: ItemRow): CatalogItem {
 
 /**
  * The condition of an item's INSERT ... SELECT that the schema has room for one more of the kind
- * under the limit (NULL: none); each argument names a query parameter. Counting stops at the limit.
+ * under the limit (NULL: none); each argument names a query parameter. Fewer ids issued than the
+ * limit settles it without counting (every item took an id); else the items are counted, up to the limit.
  */
 function roomLeft(schema: string, kind: string, limit: string): string {
-  return `(${limit}::integer IS NULL OR (SELECT count(*) FROM (SELECT 1 FROM iamlink_internal.items
-            WHERE schema_id = ${schema} AND kind = ${kind} LIMIT ${limit}::integer) n) < ${limit}::integer)`;
+  return `(${limit}::integer IS NULL
+           OR (SELECT last_value FROM iamlink_internal.item_id_seq) < ${limit}::integer
+           OR (SELECT count(*) FROM (SELECT 1 FROM iamlink_internal.items
+                WHERE schema_id = ${schema} AND kind = ${kind} LIMIT ${limit}::integer) n) < ${limit}::integer)`;
 }
 
 /**
