@@ -24,7 +24,7 @@ import { checkEndpoint, checkNotEmpty, checkRegion, checkRoleArn, checkSessionNa
 import type { CatalogView } from './catalog-view.js';
 import type { Notice, Plan, Planned, PlannedConnection } from './plan.js';
 import { planAccessStatement, type PlanningScope } from './access-planner.js';
-import { PUBLIC_SCHEMA, requireOwnership, requirePrivilege, type NamedObject } from './privileges.js';
+import { holds, PUBLIC_SCHEMA, requireOwnership, requirePrivilege, type NamedObject } from './privileges.js';
 
 export interface PlanContext {
   /** The session's search_path, schema names in order. */
@@ -452,9 +452,10 @@ class Planner implements PlanningScope {
    */
   private planShowCreateConnection(stmt: Extract<Statement, { kind: 'show_create_connection' }>): Plan {
     const item = this.resolveItem(stmt.name, 'connection');
-    // The plain form may hold a literal SESSION TOKEN: only for those who may use the connection.
-    if (!stmt.redacted) this.requireUsage(item, stmt.name.pos);
-    const createSql = renderConnectionSql(item.name, item.definition!, (id) => this.itemName(id), stmt.redacted ? 'show_redacted' : 'show');
+    // Anyone may ask, as in Materialize; a literal SESSION TOKEN (a credential) shows only to those
+    // who may use the connection, and as '<REDACTED>' to the others.
+    const redacted = stmt.redacted || !holds(this.ctx.actor, item.privileges, 'U');
+    const createSql = renderConnectionSql(item.name, item.definition!, (id) => this.itemName(id), redacted ? 'show_redacted' : 'show');
     return { kind: 'query', sql: `SELECT ${quoteLiteral(fullName(item.name))}::text AS name, ${quoteLiteral(createSql)}::text AS create_sql` };
   }
 

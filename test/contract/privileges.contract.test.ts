@@ -45,7 +45,7 @@ const MATRIX: readonly (readonly [string, Expected])[] = [
   ['GRANT pm_group TO pm_none', superOnly],
   ['REVOKE pm_group FROM pm_usage', superOnly],
   ['VALIDATE CONNECTION pm_c', { owner: '58000', usage: '58000', none: '42501', superuser: '58000' }],
-  ['SHOW CREATE CONNECTION pm_c', { owner: 'ok', usage: 'ok', none: '42501', superuser: 'ok' }],
+  ['SHOW CREATE CONNECTION pm_c', all('ok')], // a literal SESSION TOKEN in it is redacted for those without USAGE
   ['SHOW REDACTED CREATE CONNECTION pm_c', all('ok')],
 ];
 
@@ -283,6 +283,11 @@ describe.each(STORES)('roles and privileges (%s store)', (store) => {
     }
     // Those who may use it do get the value (so the guard is not simply hiding everything).
     expect((await errorOf(as.owner.query('SELECT 1 FROM mz_internal.mz_aws_connections WHERE session_token::int = 1'))).message).toContain('pm-live-session-token');
+    // SHOW CREATE answers everyone (as in Materialize), the literal token only to its users.
+    const shown = async (c: pg.Client) => (await c.query('SHOW CREATE CONNECTION pm_tok')).rows[0].create_sql as string;
+    expect(await shown(as.owner)).toContain("SESSION TOKEN = 'pm-live-session-token'");
+    expect(await shown(as.none)).toContain("SESSION TOKEN = '<REDACTED>'");
+    expect(await shown(as.none)).not.toContain('pm-live-session-token');
     // A failed validation's message and DETAIL name the connection's role and external id: only for its users.
     expect((await errorOf(as.usage.query('VALIDATE CONNECTION pm_c'))).code).toBe('58000');
     const id = (await admin.query("SELECT id FROM mz_connections WHERE name = 'pm_c'")).rows[0].id;
