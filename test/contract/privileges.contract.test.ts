@@ -368,6 +368,26 @@ describe.each(STORES)('roles and privileges (%s store)', (store) => {
     await admin.query('DROP ROLE pm_sys, pm_sys_made');
   });
 
+  it("answers Materialize's has_connection_privilege and has_secret_privilege, by name or oid, for any role", async () => {
+    const ask = async (c: pg.Client, sql: string) => Object.values((await c.query(sql)).rows[0] as Record<string, unknown>)[0];
+    expect(await ask(as.usage, "SELECT has_connection_privilege('pm_c', 'USAGE')")).toBe(true); // through pm_group
+    expect(await ask(as.none, "SELECT has_connection_privilege('pm_c', 'USAGE')")).toBe(false);
+    expect(await ask(as.none, "SELECT has_connection_privilege('pm_usage', 'materialize.public.pm_c', 'usage')")).toBe(true);
+    expect(await ask(as.none, "SELECT has_secret_privilege('pm_none', 'pm_s', 'USAGE')")).toBe(false);
+    expect(await ask(as.none, "SELECT has_secret_privilege('pm_super', 'pm_s', 'USAGE')")).toBe(true);
+    // The console's form: the current user and the connection's oid.
+    const oid = (await admin.query("SELECT oid FROM mz_connections WHERE name = 'pm_c'")).rows[0].oid;
+    expect(await ask(as.usage, `SELECT has_connection_privilege(current_user, ${oid}::oid, 'USAGE')`)).toBe(true);
+    expect(await ask(as.none, `SELECT has_connection_privilege(current_user, ${oid}::oid, 'USAGE')`)).toBe(false);
+    expect((await as.none.query("SELECT c.name FROM mz_connections c WHERE c.name LIKE 'pm_%' AND has_connection_privilege(current_user, c.oid, 'USAGE')")).rows).toEqual([]);
+    expect(await ask(as.none, 'SELECT has_connection_privilege(current_user, 999999::oid, \'USAGE\')')).toBeNull();
+    expect((await errorOf(as.none.query("SELECT has_connection_privilege('nope', 'USAGE')"))).code).toBe('42704');
+    expect((await errorOf(as.none.query("SELECT has_connection_privilege('no_role', 'pm_c', 'USAGE')"))).code).toBe('42704');
+    expect((await errorOf(as.none.query("SELECT has_connection_privilege('pm_c', 'SELECT')"))).code).toBe('22023');
+    // The helpers behind them are not the client's to call.
+    expect((await errorOf(as.none.query("SELECT iamlink_internal.role_holds('u1', 'u1', 'connection', 'USAGE')"))).code).toBe('42501');
+  });
+
   it('records CREATE/ALTER/DROP ROLE, GRANT and REVOKE in the audit trail, in Materialize\'s shapes', async () => {
     const last = async () => (await admin.query('SELECT event_type, object_type, details, "user" FROM mz_audit_events ORDER BY id DESC LIMIT 1')).rows[0];
     await admin.query('CREATE ROLE pm_audited');
