@@ -188,6 +188,47 @@ export class Catalog {
     return rows.map(toItem);
   }
 
+  /**
+   * The items the roles named own, the connections that depend on them and the secrets those
+   * refer to (REASSIGN/DROP OWNED).
+   */
+  async itemsOwnedBy(tx: Queryable, roleNames: readonly string[]): Promise<CatalogItem[]> {
+    const rows = await tx.query<ItemRow>(
+      `WITH owned AS (
+         SELECT i.id FROM iamlink_internal.items i JOIN iamlink_internal.roles r ON r.id = i.owner_id WHERE r.name = ANY($1::text[])
+       ), conns AS (
+         SELECT id FROM owned
+         UNION SELECT d.object_id FROM iamlink_internal.dependencies d JOIN owned o ON d.referenced_object_id = o.id
+       ), wanted AS (
+         SELECT id FROM conns
+         UNION SELECT d.referenced_object_id FROM iamlink_internal.dependencies d JOIN conns c ON d.object_id = c.id
+       )
+       SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i JOIN wanted w ON w.id = i.id`,
+      [[...roleNames]],
+    );
+    return rows.map(toItem);
+  }
+
+  /**
+   * Revoke everything granted to a role: on items and schemas, and its default privileges (made
+   * by it or for it). Returns the revoked grants, for the audit trail.
+   */
+  async revokeAllFrom(tx: Queryable, roleId: string): Promise<{ object_type: string; object_id: string; grantor_id: string; privileges: string }[]> {
+    return tx.query(
+      `WITH items AS (
+         DELETE FROM iamlink_internal.item_privileges p USING iamlink_internal.items i
+          WHERE p.item_id = i.id AND p.grantee_id = $1 RETURNING i.kind AS object_type, 'I' || i.id AS object_id, i.owner_id AS grantor_id, p.privileges
+       ), schemas AS (
+         DELETE FROM iamlink_internal.schema_privileges WHERE grantee_id = $1
+         RETURNING 'schema' AS object_type, 'Su1.' || schema_id AS object_id, 's1' AS grantor_id, privileges
+       ), defaults AS (
+         DELETE FROM iamlink_internal.default_privileges WHERE role_id = $1 OR grantee_id = $1
+       )
+       SELECT * FROM items UNION ALL SELECT * FROM schemas`,
+      [roleId],
+    );
+  }
+
   /** How many items of a kind a schema holds (its limit is checked before a CREATE). */
   async countInSchema(tx: Queryable, schemaId: string, kind: ItemKind): Promise<number> {
     const [r] = await tx.query<{ n: string }>('SELECT count(*) AS n FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2', [schemaId, kind]);

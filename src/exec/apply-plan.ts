@@ -89,6 +89,24 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
         await catalog.recordEvent(tx, plan.grant ? 'grant' : 'revoke', 'system', details, actor.user);
       }
       return plan.roles.map((r) => r.id);
+    case 'reassign_owned':
+      for (const item of plan.items) {
+        await catalog.alterOwner(tx, item.id, item.ownerId, plan.owner.id);
+        await catalog.recordEvent(tx, 'alter', item.kind, { object_id: `I${item.id}`, old_owner_id: item.ownerId, new_owner_id: plan.owner.id }, actor.user);
+      }
+      return plan.items.map((i) => i.id);
+    case 'drop_owned': {
+      const ordered = [...plan.items].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'connection' ? -1 : 1));
+      await record('drop', ordered.map((i) => i.id));
+      for (const item of ordered) await catalog.deleteItem(tx, item.id);
+      for (const role of plan.roles) {
+        for (const r of await catalog.revokeAllFrom(tx, role.id)) {
+          const details = { object_id: r.object_id, grantee_id: role.id, grantor_id: r.grantor_id, privileges: r.privileges };
+          await catalog.recordEvent(tx, 'revoke', r.object_type as 'connection' | 'secret' | 'schema', details, actor.user);
+        }
+      }
+      return ordered.map((i) => i.id);
+    }
     case 'alter_owner':
       await catalog.alterOwner(tx, plan.item.id, plan.item.ownerId, plan.owner.id);
       await catalog.recordEvent(tx, 'alter', plan.item.kind, { object_id: `I${plan.item.id}`, old_owner_id: plan.item.ownerId, new_owner_id: plan.owner.id }, actor.user);

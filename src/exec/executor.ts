@@ -75,6 +75,7 @@ const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set([
   'privileges',
   'alter_owner',
   'alter_default_privileges',
+  'owned',
 ]);
 
 /** A staged change plans differently at COMMIT than when it was staged. */
@@ -338,7 +339,8 @@ export class Executor {
     const { items, actor, schemaAcl } = await catalog.loadForPlanning(tx, namesIn(stmt), roleId);
     if (!actor) throw roleGone(session);
     const access = { schemaPrivileges: new Map([[PUBLIC_SCHEMA_ID, schemaAcl]]), ...(await loadAccess(catalog, tx, stmt)) };
-    return planStatement(stmt, catalogViewOf(items, access), {
+    const owned = stmt.kind === 'owned' ? await catalog.itemsOwnedBy(tx, stmt.roles.map((r) => r.value)) : [];
+    return planStatement(stmt, catalogViewOf([...items, ...owned], access), {
       searchPath: [...searchPath],
       principalConfigured: this.deps.principalConfigured,
       actor,
@@ -600,6 +602,7 @@ function namesIn(stmt: Statement): string[] {
     case 'drop_roles':
     case 'role_membership':
     case 'alter_default_privileges':
+    case 'owned':
       break;
   }
   return [...new Set(names.map((n) => n.parts[n.parts.length - 1]!.value))];
@@ -634,6 +637,7 @@ async function loadAccess(catalog: Catalog, tx: Queryable, stmt: Statement): Pro
       return { roles, roleDependencies };
     }
     case 'alter_owner':
+    case 'owned':
       return { roles: await catalog.roles.all(tx) };
     case 'privileges': {
       const roles = await catalog.roles.all(tx);

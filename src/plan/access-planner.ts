@@ -4,6 +4,7 @@
  * Materialize's checks and wording (docs/privileges.md). Pure: reads only the CatalogView.
  */
 import {
+  fullName,
   PUBLIC_ROLE_ID,
   RESERVED_ROLE_NAMES,
   SYSTEM_ROLE_ID,
@@ -44,7 +45,7 @@ export interface PlanningScope {
 
 type AccessStatement = Extract<
   Statement,
-  { kind: 'create_role' | 'alter_role' | 'drop_roles' | 'role_membership' | 'privileges' | 'alter_owner' | 'alter_default_privileges' }
+  { kind: 'create_role' | 'alter_role' | 'drop_roles' | 'role_membership' | 'privileges' | 'alter_owner' | 'alter_default_privileges' | 'owned' }
 >;
 
 /** Attributes Materialize (and so iamlink) does not have as role attributes. */
@@ -69,6 +70,8 @@ export function planAccessStatement(scope: PlanningScope, stmt: AccessStatement)
       return { plan: planner.alterOwner(stmt), tag: `ALTER ${stmt.objectType}` };
     case 'alter_default_privileges':
       return { plan: planner.defaultPrivileges(stmt), tag: 'ALTER DEFAULT PRIVILEGES' };
+    case 'owned':
+      return { plan: planner.owned(stmt), tag: stmt.action === 'reassign' ? 'REASSIGN OWNED' : 'DROP OWNED' };
   }
 }
 
@@ -147,7 +150,7 @@ class AccessPlanner {
       if (held.length > 0) {
         throw new SqlError(SqlState.dependentObjectsStillExist, `role "${role.name}" cannot be dropped because some objects depend on it`, {
           detail: held.join('\n'),
-          hint: 'Give what it owns to another role with ALTER ... OWNER TO, and REVOKE what it was granted, then drop it.',
+          hint: 'REASSIGN OWNED BY it TO another role (or DROP OWNED BY it), and REVOKE what it was granted, then drop it.',
         });
       }
     }
@@ -182,6 +185,41 @@ class AccessPlanner {
       }
     }
     return { kind: 'role_membership', grant: stmt.grant, pairs };
+  }
+
+  /**
+   * REASSIGN OWNED BY r TO n: what the roles own, to `n` (membership in each of them and in `n`).
+   * DROP OWNED BY r: what the roles own is dropped (with CASCADE, what depends on it too, which the
+   * actor must own) and what they were granted revoked (membership in each).
+   */
+  owned(stmt: Extract<AccessStatement, { kind: 'owned' }>): Plan {
+    const roles = stmt.roles.map((name) => {
+      const role = this.role(name);
+      this.checkSystemRole(role, name);
+      requireMembership(this.actor, role.id, role.name);
+      return role;
+    });
+    const owned = new Map(roles.flatMap((r) => this.scope.view.itemsOwnedBy(r.id)).map((i) => [i.id, i]));
+    if (stmt.action === 'reassign') {
+      const owner = this.role(stmt.to!);
+      this.checkSystemRole(owner, stmt.to!);
+      requireMembership(this.actor, owner.id, owner.name);
+      return { kind: 'reassign_owned', items: [...owned.values()].filter((i) => i.ownerId !== owner.id), owner };
+    }
+    for (const item of [...owned.values()]) {
+      for (const dependent of this.scope.view.dependents(item.id)) {
+        if (owned.has(dependent.id)) continue;
+        if (!stmt.cascade) {
+          throw new SqlError(SqlState.dependentObjectsStillExist, `cannot drop ${item.kind} "${item.name}": still depended upon by ${dependent.kind} "${dependent.name}"`, {
+            hint: `Drop ${dependent.kind} "${dependent.name}" first, or use DROP OWNED ... CASCADE to drop it too.`,
+          });
+        }
+        this.scope.requireOwner(dependent);
+        this.scope.notices.push({ code: SqlState.successfulCompletion, message: `drop cascades to ${dependent.kind} "${fullName(dependent.name)}"` });
+        owned.set(dependent.id, dependent);
+      }
+    }
+    return { kind: 'drop_owned', roles, items: [...owned.values()] };
   }
 
   // ---- privileges ----------------------------------------------------------------------

@@ -19,6 +19,8 @@ export interface CatalogView {
   schemaPrivileges(schemaId: string): readonly AclEntry[];
   /** The items of a kind in a schema (loaded for GRANT ... ON ALL ... IN SCHEMA). */
   itemsInSchema(schemaId: string, kind: ItemKind): readonly CatalogItem[];
+  /** The items a role owns (loaded for REASSIGN/DROP OWNED). */
+  itemsOwnedBy(roleId: string): readonly CatalogItem[];
   /** What a role owns or holds, one line each (loaded for DROP ROLE). */
   roleDependencies(roleId: string): readonly string[];
 }
@@ -62,5 +64,6 @@ export function catalogViewOf(items: readonly CatalogItem[], access: AccessSlice
     schemaPrivileges: (schemaId) => access.schemaPrivileges?.get(schemaId) ?? [],
     itemsInSchema: (schemaId, kind) => (access.itemsInSchema ?? []).filter((i) => i.schemaId === schemaId && i.kind === kind),
     roleDependencies: (roleId) => access.roleDependencies?.get(roleId) ?? [],
+    itemsOwnedBy: (roleId) => items.filter((i) => i.ownerId === roleId),
   };
 }

@@ -128,6 +128,7 @@ class Planner implements PlanningScope {
       case 'privileges':
       case 'alter_owner':
       case 'alter_default_privileges':
+      case 'owned':
         return planAccessStatement(this, stmt);
       default:
         return assertNever(stmt);

@@ -55,8 +55,11 @@ export function isOwnStatement(tokens: readonly Token[]): boolean {
   const w = (i: number): string => (tokens[i]?.kind === 'word' ? tokens[i]!.value : '');
   switch (w(0)) {
     case 'create':
-    case 'drop':
       return ['secret', 'connection', 'role', 'user'].includes(w(1));
+    case 'drop':
+      return ['secret', 'connection', 'role', 'user', 'owned'].includes(w(1));
+    case 'reassign':
+      return w(1) === 'owned';
     case 'alter':
       return ['secret', 'connection', 'role', 'user'].includes(w(1)) || (w(1) === 'default' && w(2) === 'privileges');
     case 'grant':
@@ -86,7 +89,7 @@ class Parser {
     private readonly text: string,
   ) {}
 
-  /** statement: create | alter | drop | grant | revoke | validate | show | comment */
+  /** statement: create | alter | drop | reassign | grant | revoke | validate | show | comment */
   parseStatement(): Statement {
     const stmt = this.parseStatementBody();
     if (this.peek().kind !== 'eof') throw this.expected('end of statement');
@@ -94,7 +97,7 @@ class Parser {
   }
 
   private parseStatementBody(): Statement {
-    const word = this.expectOneOf(['create', 'alter', 'drop', 'grant', 'revoke', 'validate', 'show', 'comment']);
+    const word = this.expectOneOf(['create', 'alter', 'drop', 'reassign', 'grant', 'revoke', 'validate', 'show', 'comment']);
     switch (word) {
       case 'create': {
         const what = this.expectOneOf(['secret', 'connection', 'role', 'user']);
@@ -107,8 +110,12 @@ class Parser {
         if (what === 'default') return this.parseAlterDefaultPrivileges();
         return what === 'secret' ? this.parseAlterSecret() : this.parseAlterConnection();
       }
+      case 'reassign':
+        this.expectWord('owned');
+        return this.parseOwned('reassign');
       case 'drop': {
-        const what = this.expectOneOf(['secret', 'connection', 'role', 'user']);
+        const what = this.expectOneOf(['secret', 'connection', 'role', 'user', 'owned']);
+        if (what === 'owned') return this.parseOwned('drop');
         if (what === 'role' || what === 'user') return this.parseDropRoles();
         return this.parseDrop(what === 'secret' ? 'SECRET' : 'CONNECTION');
       }
@@ -195,6 +202,19 @@ class Parser {
     if (required && attributes.length === 0) throw this.expected('a role attribute such as LOGIN, SUPERUSER, CREATEROLE, INHERIT or PASSWORD');
     if (this.peek().kind !== 'eof') throw this.expected('a role attribute such as LOGIN, SUPERUSER, CREATEROLE, INHERIT or PASSWORD');
     return attributes;
+  }
+
+  /** REASSIGN OWNED BY role [, ...] TO role | DROP OWNED BY role [, ...] [CASCADE | RESTRICT] (after OWNED) */
+  private parseOwned(action: 'reassign' | 'drop'): Statement {
+    this.expectWord('by');
+    const roles = this.parseCommaSeparated(() => this.parseIdent());
+    if (action === 'reassign') {
+      this.expectWord('to');
+      return { kind: 'owned', action, roles, to: this.parseIdent(), cascade: false };
+    }
+    const cascade = this.eatWord('cascade');
+    if (!cascade) this.eatWord('restrict');
+    return { kind: 'owned', action, roles, to: undefined, cascade };
   }
 
   /** DROP {ROLE | USER} [IF EXISTS] name [, ...] */

@@ -145,6 +145,10 @@ export function printStatement(stmt: Statement, opts: PrintOptions = {}): string
       return `ALTER ROLE ${quoteIdent(stmt.name.value)}${printRoleAttributes(stmt.attributes, opts)}`;
     case 'drop_roles':
       return `DROP ROLE ${stmt.ifExists ? 'IF EXISTS ' : ''}${stmt.names.map((n) => quoteIdent(n.value)).join(', ')}`;
+    case 'owned': {
+      const roles = stmt.roles.map((n) => quoteIdent(n.value)).join(', ');
+      return stmt.action === 'reassign' ? `REASSIGN OWNED BY ${roles} TO ${quoteIdent(stmt.to!.value)}` : `DROP OWNED BY ${roles}${stmt.cascade ? ' CASCADE' : ''}`;
+    }
     case 'role_membership':
       return `${stmt.grant ? 'GRANT' : 'REVOKE'} ${stmt.roles.map((n) => quoteIdent(n.value)).join(', ')} ${stmt.grant ? 'TO' : 'FROM'} ${stmt.members.map((n) => quoteIdent(n.value)).join(', ')}`;
     case 'privileges': {

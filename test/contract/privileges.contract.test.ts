@@ -38,6 +38,8 @@ const MATRIX: readonly (readonly [string, Expected])[] = [
   ['ALTER DEFAULT PRIVILEGES GRANT USAGE ON SECRETS TO pm_none', all('ok')], // for oneself
   ['ALTER DEFAULT PRIVILEGES FOR ROLE pm_owner GRANT USAGE ON CONNECTIONS TO pm_none', ownerOnly],
   ['ALTER DEFAULT PRIVILEGES FOR ALL ROLES GRANT USAGE ON CONNECTIONS TO pm_none', superOnly],
+  ['REASSIGN OWNED BY pm_owner TO pm_owner', ownerOnly],
+  ['DROP OWNED BY pm_owner CASCADE', ownerOnly],
   ['GRANT CREATE ON SCHEMA public TO pm_none', superOnly],
   ['CREATE ROLE pm_new_role LOGIN', superOnly],
   ['ALTER ROLE pm_none WITH LOGIN', superOnly],
@@ -211,6 +213,35 @@ describe.each(STORES)('roles and privileges (%s store)', (store) => {
     expect((await admin.query("SELECT count(*)::int AS n FROM mz_roles WHERE name = 'pm_leaving'")).rows[0].n).toBe(0);
     expect((await errorOf(server().client({ user: 'pm_leaving' }))).code).toBe('28000');
     await admin.query('DROP SECRET pm_left');
+  });
+
+  it('REASSIGN OWNED and DROP OWNED clear a role for DROP ROLE (members of the roles only)', async () => {
+    await admin.query('CREATE ROLE pm_gone LOGIN');
+    await admin.query('GRANT CREATE ON SCHEMA public TO pm_gone');
+    const gone = await server().client({ user: 'pm_gone' });
+    await gone.query("CREATE SECRET pm_gone_s AS 'v'");
+    await gone.query("CREATE CONNECTION pm_gone_c TO AWS (ACCESS KEY ID = 'AKIAIOSFODNN7EXAMPLE', SECRET ACCESS KEY = SECRET pm_gone_s)");
+    await gone.query("CREATE SECRET pm_gone_t AS 'w'");
+    await as.owner.query('GRANT USAGE ON CONNECTION pm_c TO pm_gone');
+    expect((await errorOf(as.none.query('REASSIGN OWNED BY pm_gone TO pm_none'))).code).toBe('42501');
+    expect((await errorOf(as.none.query('DROP OWNED BY pm_gone'))).code).toBe('42501');
+    await gone.query('REASSIGN OWNED BY pm_gone TO pm_gone'); // nothing to move
+    await admin.query('REASSIGN OWNED BY pm_gone TO pm_owner');
+    const owner = (await admin.query("SELECT id FROM mz_roles WHERE name = 'pm_owner'")).rows[0].id;
+    expect((await admin.query("SELECT name, owner_id FROM mz_objects WHERE name LIKE 'pm_gone_%' ORDER BY name")).rows).toEqual([
+      { name: 'pm_gone_c', owner_id: owner },
+      { name: 'pm_gone_s', owner_id: owner },
+      { name: 'pm_gone_t', owner_id: owner },
+    ]);
+    await gone.query("CREATE SECRET pm_gone_u AS 'x'");
+    await gone.query('DROP OWNED BY pm_gone');
+    expect((await admin.query("SELECT count(*)::int AS n FROM mz_objects WHERE name = 'pm_gone_u'")).rows[0].n).toBe(0);
+    expect((await errorOf(gone.query("CREATE SECRET pm_gone_v AS 'x'"))).code).toBe('42501'); // its CREATE was revoked too
+    await gone.end();
+    await admin.query('DROP ROLE pm_gone');
+    expect((await admin.query("SELECT privileges FROM mz_connections WHERE name = 'pm_c'")).rows[0].privileges).toHaveLength(2);
+    await as.owner.query('DROP CONNECTION pm_gone_c');
+    await as.owner.query('DROP SECRET pm_gone_s, pm_gone_t');
   });
 
   it('memberships: privileges are inherited, cycles refused (0LP01), NOINHERIT holds them only after SET ROLE', async () => {
