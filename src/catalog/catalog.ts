@@ -61,6 +61,18 @@ function initialAcl(owner: string, kind: string, schema: string): string {
        )`;
 }
 
+/**
+ * CTEs after a CTE `named` of item ids: the connections that depend on them (`conns`) and the
+ * secrets those refer to (`wanted`: everything a plan about the named items may look at).
+ */
+const DEPENDENCY_CLOSURE = `conns AS (
+         SELECT id FROM named
+         UNION SELECT d.object_id FROM iamlink_internal.dependencies d JOIN named n ON d.referenced_object_id = n.id
+       ), wanted AS (
+         SELECT id FROM conns
+         UNION SELECT d.referenced_object_id FROM iamlink_internal.dependencies d JOIN conns c ON d.object_id = c.id
+       )`;
+
 /** An audit event's object_type (Materialize's kebab-case names). */
 export type AuditObjectType = ItemKind | 'role' | 'schema' | 'system';
 
@@ -95,13 +107,7 @@ export class Catalog {
     const [row] = await tx.query<AuthorityRow & { items: ItemRow[]; schema_acl: AclEntry[] }>(
       `WITH RECURSIVE named AS (
          SELECT id FROM iamlink_internal.items WHERE schema_id = $1 AND name = ANY($2::text[])
-       ), conns AS (
-         SELECT id FROM named
-         UNION SELECT d.object_id FROM iamlink_internal.dependencies d JOIN named n ON d.referenced_object_id = n.id
-       ), wanted AS (
-         SELECT id FROM conns
-         UNION SELECT d.referenced_object_id FROM iamlink_internal.dependencies d JOIN conns c ON d.object_id = c.id
-       ), ${authorityCte('$3')}
+       ), ${DEPENDENCY_CLOSURE}, ${authorityCte('$3')}
        SELECT (SELECT COALESCE(jsonb_agg(x), '[]'::jsonb) FROM (SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i JOIN wanted w ON w.id = i.id) x) AS items,
               ${authorityColumns('$3')},
               (SELECT COALESCE(jsonb_agg(jsonb_build_object('grantee', p.grantee_id, 'privileges', p.privileges) ORDER BY p.grantee_id), '[]'::jsonb)
@@ -194,15 +200,9 @@ export class Catalog {
    */
   async itemsOwnedBy(tx: Queryable, roleNames: readonly string[]): Promise<CatalogItem[]> {
     const rows = await tx.query<ItemRow>(
-      `WITH owned AS (
+      `WITH named AS (
          SELECT i.id FROM iamlink_internal.items i JOIN iamlink_internal.roles r ON r.id = i.owner_id WHERE r.name = ANY($1::text[])
-       ), conns AS (
-         SELECT id FROM owned
-         UNION SELECT d.object_id FROM iamlink_internal.dependencies d JOIN owned o ON d.referenced_object_id = o.id
-       ), wanted AS (
-         SELECT id FROM conns
-         UNION SELECT d.referenced_object_id FROM iamlink_internal.dependencies d JOIN conns c ON d.object_id = c.id
-       )
+       ), ${DEPENDENCY_CLOSURE}
        SELECT ${ITEM_COLUMNS} FROM iamlink_internal.items i JOIN wanted w ON w.id = i.id`,
       [[...roleNames]],
     );

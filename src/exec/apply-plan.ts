@@ -1,6 +1,6 @@
 /** Applying a DDL plan to the catalog inside the executor's store transaction. */
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
-import { PUBLIC_ROLE_ID, SYSTEM_ROLE_ID } from '../catalog/model.js';
+import { PUBLIC_ROLE_ID, SYSTEM_ROLE_ID, type CatalogItem } from '../catalog/model.js';
 import type { Queryable } from '../catalog/store.js';
 import type { AclChange, Plan } from '../plan/plan.js';
 import { storedVerifierOf } from '../secrets/scram-verifier.js';
@@ -41,13 +41,8 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
       await catalog.renameItem(tx, plan.id, plan.newName);
       for (const r of plan.rerendered) await catalog.updateConnection(tx, r.id, r.connection);
       return [plan.id];
-    case 'drop': {
-      // Connections first: they hold the references to secrets.
-      const ordered = [...plan.items].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'connection' ? -1 : 1));
-      await record('drop', ordered.map((i) => i.id));
-      for (const item of ordered) await catalog.deleteItem(tx, item.id);
-      return ordered.map((i) => i.id);
-    }
+    case 'drop':
+      return dropItems(catalog, tx, plan.items, actor);
     case 'comment':
       await catalog.setComment(tx, plan.id, plan.comment);
       await record('comment', [plan.id]);
@@ -96,16 +91,14 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
       }
       return plan.items.map((i) => i.id);
     case 'drop_owned': {
-      const ordered = [...plan.items].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'connection' ? -1 : 1));
-      await record('drop', ordered.map((i) => i.id));
-      for (const item of ordered) await catalog.deleteItem(tx, item.id);
+      const dropped = await dropItems(catalog, tx, plan.items, actor);
       for (const role of plan.roles) {
         for (const r of await catalog.revokeAllFrom(tx, role.id)) {
           const details = { object_id: r.object_id, grantee_id: role.id, grantor_id: r.grantor_id, privileges: r.privileges };
           await catalog.recordEvent(tx, 'revoke', r.object_type as 'connection' | 'secret' | 'schema', details, actor.user);
         }
       }
-      return ordered.map((i) => i.id);
+      return dropped;
     }
     case 'alter_owner':
       await catalog.alterOwner(tx, plan.item.id, plan.item.ownerId, plan.owner.id);
@@ -123,6 +116,14 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
     case 'noop':
       return [];
   }
+}
+
+/** Drop items, connections first (they hold the references to secrets), each recorded before it goes. */
+async function dropItems(catalog: Catalog, tx: Queryable, items: readonly CatalogItem[], actor: Actor): Promise<string[]> {
+  const ordered = [...items].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'connection' ? -1 : 1));
+  await catalog.recordEvents(tx, 'drop', ordered.map((i) => i.id), actor.user);
+  for (const item of ordered) await catalog.deleteItem(tx, item.id);
+  return ordered.map((i) => i.id);
 }
 
 async function applyAclChange(catalog: Catalog, tx: Queryable, change: AclChange): Promise<void> {
