@@ -116,3 +116,15 @@ $$;
 -- Only client reads (and the catalog's owner) call them; the internal helpers are theirs alone.
 REVOKE EXECUTE ON FUNCTION iamlink_internal.role_holds(text, text, text, text), iamlink_internal.role_id_of(text),
   iamlink_internal.role_id_of(oid), iamlink_internal.item_id_of(text, text), iamlink_internal.item_id_of(oid, text) FROM PUBLIC;
+
+-- pg_roles as tools that read it unqualified expect it (Materialize's Terraform provider joins
+-- `pg_roles` by name for rolsuper and rolcanlogin): iamlink's roles with PostgreSQL's columns. Client
+-- reads search mz_catalog before pg_catalog (session.ts), so unqualified `pg_roles` is this view;
+-- `pg_catalog.pg_roles` stays the engine's. An engine role never gets the attributes themselves:
+-- client reads run as it.
+CREATE VIEW mz_catalog.pg_roles (rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,
+                                 rolconnlimit, rolpassword, rolvaliduntil, rolbypassrls, rolconfig, oid) AS
+  SELECT name::name, superuser, inherit, createrole, false, login, false,
+         -1, '********'::text, NULL::timestamptz, false, NULL::text[], oid::oid
+    FROM iamlink_internal.roles WHERE id <> 'p';
+GRANT SELECT ON mz_catalog.pg_roles TO iamlink_reader;

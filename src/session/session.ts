@@ -10,8 +10,11 @@ import { formatDuration, parseSearchPath, settingSpec, SETTINGS } from './settin
 /** ReadyForQuery status: idle, in a transaction block, in a failed transaction block. */
 export type TransactionStatus = 'I' | 'T' | 'E';
 
-/** Schemas searched before the user's own path, the way Materialize resolves mz_catalog. */
-const IMPLICIT_SCHEMAS = ['mz_catalog', 'mz_internal'];
+/**
+ * Schemas searched after the user's own path, the way Materialize resolves mz_catalog; pg_catalog
+ * named last, so that mz_catalog's stand-ins for tools (pg_roles) come before the engine's own.
+ */
+const IMPLICIT_SCHEMAS = ['mz_catalog', 'mz_internal', 'pg_catalog'];
 
 /**
  * A catalog change made inside a transaction (explicit, or a multi-statement Query string) and

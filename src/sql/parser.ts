@@ -180,14 +180,21 @@ class Parser {
 
   /**
    * [WITH] attribute ...: {LOGIN | SUPERUSER | CREATEROLE | INHERIT | CREATEDB | CREATECLUSTER |
-   * REPLICATION | BYPASSRLS} or its NO... form, [ENCRYPTED] PASSWORD {'password' | NULL}
+   * REPLICATION | BYPASSRLS} or its NO... form, [ENCRYPTED] PASSWORD {'password' | NULL}, NOPASSWORD.
+   * WITH may also come between attributes (Materialize's Terraform provider writes
+   * `CREATE ROLE r INHERIT WITH LOGIN NOPASSWORD NOSUPERUSER`).
    */
   private parseRoleAttributes(required: boolean): RoleAttribute[] {
-    this.eatWord('with');
     const attributes: RoleAttribute[] = [];
     for (;;) {
+      if (this.eatWord('with')) continue;
       const t = this.peek();
       if (t.kind !== 'word') break;
+      if (t.value === 'nopassword') {
+        this.next();
+        attributes.push({ kind: 'password', value: { kind: 'word', value: 'null', pos: t.start }, pos: t.start });
+        continue;
+      }
       if (t.value === 'password' || t.value === 'encrypted') {
         this.next();
         if (t.value === 'encrypted') this.expectWord('password');

@@ -419,6 +419,23 @@ describe.each(STORES)('roles and privileges (%s store)', (store) => {
     expect((await errorOf(as.none.query("SELECT iamlink_internal.role_holds('u1', 'u1', 'connection', 'USAGE')"))).code).toBe('42501');
   });
 
+  it("runs the Materialize Terraform provider's role statements and its role read query (pg_roles joined by name)", async () => {
+    // pkg/materialize/role.go: Create, AlterSuperuser/AlterLogin, and roleQuery.
+    await admin.query('CREATE ROLE "tf-role" INHERIT WITH LOGIN NOPASSWORD NOSUPERUSER;');
+    const roleQuery = `SELECT mz_roles.id, mz_roles.name AS role_name, mz_roles.inherit, pg_roles.rolsuper AS superuser, pg_roles.rolcanlogin AS login,
+        comments.comment AS comment
+      FROM mz_roles LEFT JOIN pg_roles ON mz_roles.name = pg_roles.rolname
+      LEFT JOIN (SELECT id, comment FROM mz_internal.mz_comments WHERE object_type = 'role') comments ON mz_roles.id = comments.id
+      WHERE mz_roles.name = 'tf-role'`;
+    expect((await admin.query(roleQuery)).rows).toEqual([{ id: expect.stringMatching(/^u\d+$/), role_name: 'tf-role', inherit: true, superuser: false, login: true, comment: null }]);
+    await admin.query('ALTER ROLE "tf-role" SUPERUSER;');
+    await admin.query('ALTER ROLE "tf-role" NOLOGIN;');
+    expect((await admin.query(roleQuery)).rows[0]).toMatchObject({ superuser: true, login: false });
+    // pg_catalog.pg_roles stays the engine's: its role never gets the attributes.
+    expect((await admin.query("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'tf-role'")).rows).toEqual([{ rolsuper: false }]);
+    await admin.query('DROP ROLE "tf-role";');
+  });
+
   it('records CREATE/ALTER/DROP ROLE, GRANT and REVOKE in the audit trail, in Materialize\'s shapes', async () => {
     const last = async () => (await admin.query('SELECT event_type, object_type, details, "user" FROM mz_audit_events ORDER BY id DESC LIMIT 1')).rows[0];
     await admin.query('CREATE ROLE pm_audited');

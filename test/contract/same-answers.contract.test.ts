@@ -160,7 +160,7 @@ const SYSTEM_RELATIONS = [
   'mz_catalog.mz_connections', 'mz_catalog.mz_secrets', 'mz_catalog.mz_roles', 'mz_catalog.mz_schemas', 'mz_catalog.mz_databases',
   'mz_catalog.mz_objects', 'mz_catalog.mz_columns', 'mz_internal.mz_aws_connections', 'mz_internal.mz_object_dependencies',
   'mz_internal.mz_comments', 'mz_internal.mz_show_connections', 'mz_internal.mz_show_secrets', 'mz_catalog.mz_audit_events',
-  'mz_catalog.mz_role_members', 'mz_catalog.mz_default_privileges', 'mz_catalog.mz_system_privileges',
+  'mz_catalog.mz_role_members', 'mz_catalog.mz_default_privileges', 'mz_catalog.mz_system_privileges', 'mz_catalog.pg_roles',
 ];
 
 /**
