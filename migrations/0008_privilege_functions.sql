@@ -128,3 +128,28 @@ CREATE VIEW mz_catalog.pg_roles (rolname, rolsuper, rolinherit, rolcreaterole, r
          -1, '********'::text, NULL::timestamptz, false, NULL::text[], oid::oid
     FROM iamlink_internal.roles WHERE id <> 'p';
 GRANT SELECT ON mz_catalog.pg_roles TO iamlink_reader;
+
+-- Comments on roles (COMMENT ON ROLE, which the Terraform provider's role resource sends), in
+-- mz_comments with object_type 'role' as in Materialize. A role's id may equal an item's (both are
+-- u<n>), so the SHOW views take only their own kind's comments.
+CREATE TABLE iamlink_internal.role_comments (
+  role_id text PRIMARY KEY REFERENCES iamlink_internal.roles (id) ON DELETE CASCADE,
+  comment text NOT NULL
+);
+
+CREATE OR REPLACE VIEW mz_internal.mz_comments (id, object_type, object_sub_id, comment) AS
+  SELECT c.id, i.kind, NULL::integer, c.comment
+    FROM iamlink_internal.comments c
+    JOIN iamlink_internal.items i ON i.id = c.id
+  UNION ALL
+  SELECT rc.role_id, 'role', NULL::integer, rc.comment FROM iamlink_internal.role_comments rc;
+
+CREATE OR REPLACE VIEW mz_internal.mz_show_connections (id, name, type, schema_id, comment) AS
+  SELECT c.id, c.name, c.type, c.schema_id, COALESCE(cm.comment, '')
+    FROM mz_catalog.mz_connections c
+    LEFT JOIN mz_internal.mz_comments cm ON cm.id = c.id AND cm.object_type = 'connection' AND cm.object_sub_id IS NULL;
+
+CREATE OR REPLACE VIEW mz_internal.mz_show_secrets (id, name, schema_id, comment) AS
+  SELECT s.id, s.name, s.schema_id, COALESCE(cm.comment, '')
+    FROM mz_catalog.mz_secrets s
+    LEFT JOIN mz_internal.mz_comments cm ON cm.id = s.id AND cm.object_type = 'secret' AND cm.object_sub_id IS NULL;

@@ -281,7 +281,7 @@ export class Catalog {
   }
 
   /** Record one audit event (Materialize's mz_audit_events shapes), in the caller's transaction. */
-  async recordEvent(tx: Queryable, eventType: 'create' | 'alter' | 'drop' | 'grant' | 'revoke', objectType: AuditObjectType, details: Record<string, unknown>, user: string): Promise<void> {
+  async recordEvent(tx: Queryable, eventType: 'create' | 'alter' | 'drop' | 'grant' | 'revoke' | 'comment', objectType: AuditObjectType, details: Record<string, unknown>, user: string): Promise<void> {
     await tx.query('INSERT INTO iamlink_internal.audit_events (event_type, object_type, details, "user") VALUES ($1, $2, $3, $4)', [eventType, objectType, JSON.stringify(details), user]);
   }
 

@@ -170,6 +170,17 @@ export class Roles {
     await tx.query('DELETE FROM iamlink_internal.roles WHERE id = $1', [role.id]);
   }
 
+  /** Set (or with null remove) a role's comment (COMMENT ON ROLE); dropping the role removes it too. */
+  async setComment(tx: Queryable, id: string, comment: string | null): Promise<void> {
+    if (comment === null) await tx.query('DELETE FROM iamlink_internal.role_comments WHERE role_id = $1', [id]);
+    else {
+      await tx.query(
+        'INSERT INTO iamlink_internal.role_comments (role_id, comment) VALUES ($1, $2) ON CONFLICT (role_id) DO UPDATE SET comment = EXCLUDED.comment',
+        [id, comment],
+      );
+    }
+  }
+
   /** GRANT role TO member (mirrored in the engine); false if it was already granted. */
   async grant(tx: Queryable, role: RoleRecord, member: RoleRecord, grantorId: string): Promise<boolean> {
     const rows = await tx.query(

@@ -84,6 +84,10 @@ export async function applyPlan(catalog: Catalog, tx: Queryable, plan: Plan, act
         await catalog.recordEvent(tx, plan.grant ? 'grant' : 'revoke', 'system', details, actor.user);
       }
       return plan.roles.map((r) => r.id);
+    case 'comment_role':
+      await catalog.roles.setComment(tx, plan.role.id, plan.comment);
+      await catalog.recordEvent(tx, 'comment', 'role', { id: plan.role.id, name: plan.role.name }, actor.user);
+      return [plan.role.id];
     case 'reassign_owned':
       for (const item of plan.items) {
         await catalog.alterOwner(tx, item.id, item.ownerId, plan.owner.id);

@@ -76,6 +76,7 @@ const CATALOG_WRITES: ReadonlySet<Statement['kind']> = new Set([
   'alter_owner',
   'alter_default_privileges',
   'owned',
+  'comment_role',
 ]);
 
 /** A staged change plans differently at COMMIT than when it was staged. */
@@ -603,6 +604,7 @@ function namesIn(stmt: Statement): string[] {
     case 'role_membership':
     case 'alter_default_privileges':
     case 'owned':
+    case 'comment_role':
       break;
   }
   return [...new Set(names.map((n) => n.parts[n.parts.length - 1]!.value))];
@@ -638,6 +640,7 @@ async function loadAccess(catalog: Catalog, tx: Queryable, stmt: Statement): Pro
     }
     case 'alter_owner':
     case 'owned':
+    case 'comment_role':
       return { roles: await catalog.roles.all(tx) };
     case 'privileges': {
       const roles = await catalog.roles.all(tx);

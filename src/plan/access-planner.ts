@@ -45,7 +45,7 @@ export interface PlanningScope {
 
 type AccessStatement = Extract<
   Statement,
-  { kind: 'create_role' | 'alter_role' | 'drop_roles' | 'role_membership' | 'privileges' | 'alter_owner' | 'alter_default_privileges' | 'owned' }
+  { kind: 'create_role' | 'alter_role' | 'drop_roles' | 'role_membership' | 'privileges' | 'alter_owner' | 'alter_default_privileges' | 'owned' | 'comment_role' }
 >;
 
 /** Attributes Materialize (and so iamlink) does not have as role attributes. */
@@ -72,6 +72,8 @@ export function planAccessStatement(scope: PlanningScope, stmt: AccessStatement)
       return { plan: planner.defaultPrivileges(stmt), tag: 'ALTER DEFAULT PRIVILEGES' };
     case 'owned':
       return { plan: planner.owned(stmt), tag: stmt.action === 'reassign' ? 'REASSIGN OWNED' : 'DROP OWNED' };
+    case 'comment_role':
+      return { plan: planner.commentRole(stmt), tag: 'COMMENT' };
   }
 }
 
@@ -126,6 +128,15 @@ class AccessPlanner {
       });
     }
     return { kind: 'alter_role', role, attributes, password };
+  }
+
+  /** COMMENT ON ROLE: CREATEROLE (superuser for a superuser role), as Materialize asks. */
+  commentRole(stmt: Extract<AccessStatement, { kind: 'comment_role' }>): Plan {
+    const role = this.role(stmt.name);
+    this.checkSystemRole(role, stmt.name);
+    requireCreateRole(this.actor);
+    if (role.superuser) requireSuperuser(this.actor, 'alter superuser role');
+    return { kind: 'comment_role', role, comment: stmt.comment?.value ?? null };
   }
 
   /** DROP ROLE: CREATEROLE (superuser for a superuser); refused while the role owns or holds anything. */

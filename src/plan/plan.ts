@@ -65,6 +65,7 @@ export type Plan =
   | { readonly kind: 'create_role'; readonly name: string; readonly attributes: PlannedRoleAttributes; readonly password: Redacted<string> | null }
   | { readonly kind: 'alter_role'; readonly role: RoleRecord; readonly attributes: PlannedRoleAttributes; readonly password: Redacted<string> | null | undefined }
   | { readonly kind: 'drop_roles'; readonly roles: readonly RoleRecord[] }
+  | { readonly kind: 'comment_role'; readonly role: RoleRecord; readonly comment: string | null }
   /** REASSIGN OWNED: these items get `owner` (as ALTER ... OWNER TO each). */
   | { readonly kind: 'reassign_owned'; readonly items: readonly CatalogItem[]; readonly owner: RoleRecord }
   /** DROP OWNED: these items are dropped, and every privilege granted to the roles (and their default privileges) revoked. */

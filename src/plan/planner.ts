@@ -129,6 +129,7 @@ class Planner implements PlanningScope {
       case 'alter_owner':
       case 'alter_default_privileges':
       case 'owned':
+      case 'comment_role':
         return planAccessStatement(this, stmt);
       default:
         return assertNever(stmt);

@@ -151,6 +151,8 @@ export type Statement =
   | { readonly kind: 'create_role'; readonly name: Ident; readonly attributes: readonly RoleAttribute[]; readonly user: boolean }
   | { readonly kind: 'alter_role'; readonly name: Ident; readonly attributes: readonly RoleAttribute[] }
   | { readonly kind: 'drop_roles'; readonly ifExists: boolean; readonly names: readonly Ident[] }
+  /** COMMENT ON ROLE name IS {'text' | NULL} */
+  | { readonly kind: 'comment_role'; readonly name: Ident; readonly comment: { readonly value: string; readonly pos: number } | null }
   /** REASSIGN OWNED BY role [, ...] TO role / DROP OWNED BY role [, ...] [CASCADE | RESTRICT] */
   | { readonly kind: 'owned'; readonly action: 'reassign' | 'drop'; readonly roles: readonly Ident[]; readonly to: Ident | undefined; readonly cascade: boolean }
   /** GRANT role [, ...] TO member [, ...] / REVOKE role [, ...] FROM member [, ...] */

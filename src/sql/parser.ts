@@ -70,7 +70,7 @@ export function isOwnStatement(tokens: readonly Token[]): boolean {
       return ['connections', 'secrets', 'roles', 'create', 'redacted'].includes(w(1));
     case 'comment':
       // Only ours; COMMENT ON anything else goes to the gate, which refuses it as a write.
-      return w(1) === 'on' && (w(2) === 'connection' || w(2) === 'secret');
+      return w(1) === 'on' && (w(2) === 'connection' || w(2) === 'secret' || w(2) === 'role');
     default:
       return false;
   }
@@ -455,20 +455,30 @@ class Parser {
     return { kind: 'where', expr: this.text.slice(start.start, last.end), pos: start.start };
   }
 
-  /** COMMENT ON {CONNECTION | SECRET} name IS {'text' | NULL} */
+  /** COMMENT ON {CONNECTION | SECRET} name IS {'text' | NULL} | COMMENT ON ROLE name IS {'text' | NULL} */
   private parseComment(): Statement {
     this.expectWord('on');
-    const objectType = this.expectOneOf(['connection', 'secret']) === 'secret' ? 'SECRET' : 'CONNECTION';
+    const what = this.expectOneOf(['connection', 'secret', 'role']);
+    if (what === 'role') {
+      const role = this.parseIdent();
+      this.expectWord('is');
+      return { kind: 'comment_role', name: role, comment: this.parseCommentText() };
+    }
     const name = this.parseObjectName();
     this.expectWord('is');
+    return { kind: 'comment', objectType: what === 'secret' ? 'SECRET' : 'CONNECTION', name, comment: this.parseCommentText() };
+  }
+
+  /** {'text' | NULL} */
+  private parseCommentText(): { value: string; pos: number } | null {
     const t = this.peek();
     if (t.kind === 'string') {
       this.next();
-      return { kind: 'comment', objectType, name, comment: { value: t.value, pos: t.start } };
+      return { value: t.value, pos: t.start };
     }
     if (t.kind === 'word' && t.value === 'null') {
       this.next();
-      return { kind: 'comment', objectType, name, comment: null };
+      return null;
     }
     throw this.expected('a string literal or NULL');
   }

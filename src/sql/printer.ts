@@ -171,6 +171,8 @@ export function printStatement(stmt: Statement, opts: PrintOptions = {}): string
         `ON ${stmt.objectType.value.toUpperCase()} ${stmt.grant ? 'TO' : 'FROM'} ${printGrantees(stmt.grantees)}`
       );
     }
+    case 'comment_role':
+      return `COMMENT ON ROLE ${quoteIdent(stmt.name.value)} IS ${stmt.comment === null ? 'NULL' : opts.redacted ? REDACTED : quoteLiteral(stmt.comment.value)}`;
     case 'comment': {
       const comment = stmt.comment === null ? 'NULL' : opts.redacted ? REDACTED : quoteLiteral(stmt.comment.value);
       return `COMMENT ON ${stmt.objectType} ${printObjectName(stmt.name)} IS ${comment}`;

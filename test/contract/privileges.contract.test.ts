@@ -431,9 +431,22 @@ describe.each(STORES)('roles and privileges (%s store)', (store) => {
     await admin.query('ALTER ROLE "tf-role" SUPERUSER;');
     await admin.query('ALTER ROLE "tf-role" NOLOGIN;');
     expect((await admin.query(roleQuery)).rows[0]).toMatchObject({ superuser: true, login: false });
+    // Its comment: COMMENT ON ROLE, read back through mz_comments (a role's id may equal an item's:
+    // SHOW CONNECTIONS and SHOW SECRETS keep to their own kind's comments).
+    await admin.query(`COMMENT ON ROLE "tf-role" IS 'role 1 comment';`);
+    expect((await admin.query(roleQuery)).rows[0]).toMatchObject({ comment: 'role 1 comment' });
+    const tfId = (await admin.query(roleQuery)).rows[0].id;
+    for (const row of (await admin.query('SELECT c.id, s.comment FROM mz_connections c JOIN mz_internal.mz_show_connections s USING (id)')).rows) {
+      if (row.id === tfId) expect(row.comment).not.toBe('role 1 comment');
+    }
+    expect((await errorOf(as.owner.query(`COMMENT ON ROLE "tf-role" IS 'x'`))).code).toBe('42501');
+    await admin.query('COMMENT ON ROLE "tf-role" IS NULL;');
+    expect((await admin.query(roleQuery)).rows[0]).toMatchObject({ comment: null });
+    await admin.query(`COMMENT ON ROLE "tf-role" IS 'kept until the role goes';`);
     // pg_catalog.pg_roles stays the engine's: its role never gets the attributes.
     expect((await admin.query("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'tf-role'")).rows).toEqual([{ rolsuper: false }]);
     await admin.query('DROP ROLE "tf-role";');
+    expect((await admin.query("SELECT count(*)::int AS n FROM mz_internal.mz_comments WHERE object_type = 'role'")).rows[0].n).toBe(0);
   });
 
   it('records CREATE/ALTER/DROP ROLE, GRANT and REVOKE in the audit trail, in Materialize\'s shapes', async () => {
