@@ -180,10 +180,10 @@ export class Catalog {
 
   /** The schema holds its limit of items of the kind (Materialize's wording). */
   private async noRoom(tx: Queryable, kind: ItemKind): Promise<SqlError> {
-    const [r] = await tx.query<{ n: string }>('SELECT count(*) AS n FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2', [PUBLIC_SCHEMA_ID, kind]);
+    const count = await this.countInSchema(tx, PUBLIC_SCHEMA_ID, kind);
     const limit = this.options.maxPerSchema?.[kind];
     const what = kind === 'connection' ? 'Connection' : 'Secret';
-    return new SqlError(SqlState.configurationLimitExceeded, `${what} resource limit of ${limit} cannot be exceeded. Current amount is ${r!.n} ${kind}s.`, {
+    return new SqlError(SqlState.configurationLimitExceeded, `${what} resource limit of ${limit} cannot be exceeded. Current amount is ${count} ${kind}s.`, {
       hint: `Drop ${kind}s that are no longer used, or ask the operator to raise --max-${kind}s-per-schema.`,
     });
   }
@@ -229,7 +229,7 @@ export class Catalog {
     );
   }
 
-  /** How many items of a kind a schema holds (its limit is checked before a CREATE). */
+  /** How many items of a kind a schema holds (for the message of a CREATE past its limit). */
   async countInSchema(tx: Queryable, schemaId: string, kind: ItemKind): Promise<number> {
     const [r] = await tx.query<{ n: string }>('SELECT count(*) AS n FROM iamlink_internal.items WHERE schema_id = $1 AND kind = $2', [schemaId, kind]);
     return Number(r!.n);

@@ -3,7 +3,7 @@
  * commands against the session, reads through the engine.
  */
 import type { Catalog, ItemIds } from '../catalog/catalog.js';
-import { PUBLIC_SCHEMA_ID, SYSTEM_ROLE_ID, type AwsConnectionDef } from '../catalog/model.js';
+import { PUBLIC_SCHEMA_ID, SYSTEM_ROLE_ID, type Authority, type AwsConnectionDef, type CatalogItem, type RoleRecord } from '../catalog/model.js';
 import type { CatalogStore, ClientRead, ClientReadOptions, LiftedQuery, Queryable } from '../catalog/store.js';
 import type { BindValues, Frame } from '../protocol-frames.js';
 import { SqlError, SqlState } from '../errors.js';
@@ -340,8 +340,7 @@ export class Executor {
     const { items, actor, schemaAcl } = await catalog.loadForPlanning(tx, namesIn(stmt), roleId);
     if (!actor) throw roleGone(session);
     const access = { schemaPrivileges: new Map([[PUBLIC_SCHEMA_ID, schemaAcl]]), ...(await loadAccess(catalog, tx, stmt)) };
-    const owned = stmt.kind === 'owned' ? await catalog.itemsOwnedBy(tx, stmt.roles.map((r) => r.value)) : [];
-    return planStatement(stmt, catalogViewOf([...items, ...owned], access), {
+    return planStatement(stmt, catalogViewOf([...items, ...(await itemsBeyondNames(catalog, tx, stmt))], access), {
       searchPath: [...searchPath],
       principalConfigured: this.deps.principalConfigured,
       actor,
@@ -356,7 +355,7 @@ export class Executor {
    * (VALIDATE = true) for an assume-role connection).
    */
   private async validate(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal, creating?: string): Promise<void> {
-    const { validation, catalog, log } = this.deps;
+    const { validation } = this.deps;
     if (!validation) throw new SqlError(SqlState.featureNotSupported, 'connection validation is not configured on this server');
     const role = session.roleId;
     const running = this.validating.get(role) ?? 0;
@@ -368,7 +367,7 @@ export class Executor {
     }
     this.validating.set(role, running + 1);
     try {
-      await this.validateCounted(session, id, definition, cancel, creating);
+      await this.validateCounted(validation, session, id, definition, cancel, creating);
     } finally {
       const left = (this.validating.get(role) ?? 1) - 1;
       if (left > 0) this.validating.set(role, left);
@@ -376,9 +375,8 @@ export class Executor {
     }
   }
 
-  private async validateCounted(session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal, creating?: string): Promise<void> {
-    const { validation, catalog, log } = this.deps;
-    if (!validation) return;
+  private async validateCounted(validation: ValidationContext, session: Session, id: string, definition: AwsConnectionDef, cancel?: AbortSignal, creating?: string): Promise<void> {
+    const { catalog, log } = this.deps;
     try {
       await validateConnection(validation, (fn) => this.inView(session, fn), catalog, log, id, definition, cancel);
       await this.recordValidation(session, id, creating, { ok: true });
@@ -407,7 +405,6 @@ export class Executor {
       case 'read':
         return this.read(session, g.text, how, cancel, g);
       case 'show': {
-        if (g.name === 'role') return { kind: 'rows', columns: [g.name], rows: [[session.get(g.name)]], tag: 'SHOW' };
         const spec = SETTINGS[g.name];
         if (!spec) return this.read(session, text, how, cancel);
         return { kind: 'rows', columns: [g.name], rows: [[session.get(g.name)]], tag: 'SHOW' };
@@ -454,10 +451,7 @@ export class Executor {
       session.setRole(undefined);
       return reported();
     }
-    const { role, sessionUser } = await this.deps.store.transaction(
-      async (tx) => ({ role: await this.deps.catalog.roles.byName(tx, name), sessionUser: await this.deps.catalog.roles.authority(tx, session.sessionUser.id) }),
-      { rollback: true },
-    );
+    const { role, authority: sessionUser } = await this.roleAndAuthority(name, session.sessionUser.id);
     if (!role) throw new SqlError(SqlState.undefinedObject, `role "${name}" does not exist`);
     if (role.id === SYSTEM_ROLE_ID) throw new SqlError(SqlState.insufficientPrivilege, `permission denied to set role "${name}"`, { detail: 'mz_system is the system\'s own role.' });
     if (!sessionUser) throw roleGone(session);
@@ -480,15 +474,18 @@ export class Executor {
       session.setSessionUser(undefined);
       return reported();
     }
-    const { role, login } = await this.deps.store.transaction(
-      async (tx) => ({ role: await this.deps.catalog.roles.byName(tx, name), login: await this.deps.catalog.roles.authority(tx, session.login.id) }),
-      { rollback: true },
-    );
+    const { role, authority: login } = await this.roleAndAuthority(name, session.login.id);
     if (!login?.role.superuser && role?.id !== session.login.id) throw new SqlError(SqlState.insufficientPrivilege, 'permission denied to set session authorization');
     if (!role) throw new SqlError(SqlState.undefinedObject, `role "${name}" does not exist`);
     if (role.id === SYSTEM_ROLE_ID) throw new SqlError(SqlState.insufficientPrivilege, 'permission denied to set session authorization', { detail: 'mz_system is the system\'s own role.' });
     session.setSessionUser({ id: role.id, name: role.name, superuser: role.superuser });
     return reported();
+  }
+
+  /** The role named (if any), and the authority of role `asId` (who wants to become it). */
+  private roleAndAuthority(name: string, asId: string): Promise<{ role: RoleRecord | undefined; authority: Authority | undefined }> {
+    const { roles } = this.deps.catalog;
+    return this.deps.store.transaction(async (tx) => ({ role: await roles.byName(tx, name), authority: await roles.authority(tx, asId) }), { rollback: true });
   }
 
   /** Try a setting in the engine so that a bad value fails now, not on every later query. */
@@ -642,15 +639,20 @@ async function loadAccess(catalog: Catalog, tx: Queryable, stmt: Statement): Pro
     case 'owned':
     case 'comment_role':
       return { roles: await catalog.roles.all(tx) };
-    case 'privileges': {
-      const roles = await catalog.roles.all(tx);
-      if (stmt.target.kind !== 'all_in_schema') return { roles };
-      const kind = stmt.target.objectType === 'CONNECTIONS' ? 'connection' : 'secret';
-      return { roles, itemsInSchema: await catalog.itemsInSchema(tx, PUBLIC_SCHEMA_ID, kind) };
-    }
+    case 'privileges':
+      return { roles: await catalog.roles.all(tx) };
     default:
       return {};
   }
+}
+
+/** Items a statement reaches other than by name: what roles own (REASSIGN/DROP OWNED), all of a kind (GRANT ... ON ALL). */
+async function itemsBeyondNames(catalog: Catalog, tx: Queryable, stmt: Statement): Promise<CatalogItem[]> {
+  if (stmt.kind === 'owned') return catalog.itemsOwnedBy(tx, stmt.roles.map((r) => r.value));
+  if (stmt.kind === 'privileges' && stmt.target.kind === 'all_in_schema') {
+    return catalog.itemsInSchema(tx, PUBLIC_SCHEMA_ID, stmt.target.objectType === 'CONNECTIONS' ? 'connection' : 'secret');
+  }
+  return [];
 }
 
 function mapStoreError(err: unknown): never {

@@ -17,7 +17,7 @@ export interface CatalogView {
   /** Whether `memberId` is a member of `roleId`, directly or through other roles. */
   isMemberOf(memberId: string, roleId: string): boolean;
   schemaPrivileges(schemaId: string): readonly AclEntry[];
-  /** The items of a kind in a schema (loaded for GRANT ... ON ALL ... IN SCHEMA). */
+  /** The loaded items of a kind in a schema (all of them are loaded for GRANT ... ON ALL ... IN SCHEMA). */
   itemsInSchema(schemaId: string, kind: ItemKind): readonly CatalogItem[];
   /** The items a role owns (loaded for REASSIGN/DROP OWNED). */
   itemsOwnedBy(roleId: string): readonly CatalogItem[];
@@ -31,8 +31,6 @@ export interface AccessSlice {
   /** [role id, member id] pairs. */
   readonly memberships?: readonly (readonly [string, string])[];
   readonly schemaPrivileges?: ReadonlyMap<string, readonly AclEntry[]>;
-  /** Every item of the kind a GRANT ... ON ALL ... IN SCHEMA names. */
-  readonly itemsInSchema?: readonly CatalogItem[];
   readonly roleDependencies?: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -62,7 +60,7 @@ export function catalogViewOf(items: readonly CatalogItem[], access: AccessSlice
       return false;
     },
     schemaPrivileges: (schemaId) => access.schemaPrivileges?.get(schemaId) ?? [],
-    itemsInSchema: (schemaId, kind) => (access.itemsInSchema ?? []).filter((i) => i.schemaId === schemaId && i.kind === kind),
+    itemsInSchema: (schemaId, kind) => items.filter((i) => i.schemaId === schemaId && i.kind === kind),
     roleDependencies: (roleId) => access.roleDependencies?.get(roleId) ?? [],
     itemsOwnedBy: (roleId) => items.filter((i) => i.ownerId === roleId),
   };

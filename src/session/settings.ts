@@ -63,6 +63,8 @@ export const SETTINGS: Record<string, SettingSpec> = {
   server_encoding: { display: 'server_encoding', default: 'UTF8', reported: true, readOnly: true },
   is_superuser: { display: 'is_superuser', default: 'off', reported: true, readOnly: true },
   session_authorization: { display: 'session_authorization', default: '', reported: true, readOnly: true },
+  // SET ROLE's role ('none': the session user); set by SET ROLE / RESET ROLE only (the executor).
+  role: { display: 'role', default: 'none', readOnly: true },
   // Harmless settings some drivers send; accepted and kept.
   geqo: { display: 'geqo', default: 'on' },
   jit: { display: 'jit', default: 'off' },
